@@ -1,0 +1,720 @@
+//! The command line: Go `flag`-compatible syntax (`-name=value`, `-name value`, `--name=value`,
+//! `--name value`, `-help`), parsed with lexopt into raw values, then validated into a
+//! [`Config`]. One table ([`FLAGS`]) drives parsing, validation and the usage text.
+//!
+//! Parsing never touches the process environment: callers pass an environment lookup, so the
+//! whole module is testable on literal argument vectors.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::time::Duration;
+
+/// The largest count or size accepted (far beyond any practical run, small enough that no
+/// arithmetic on it can overflow).
+pub const MAX_COUNT: u64 = 1_000_000_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FlagType {
+    Bool,
+    Int,
+    Str,
+}
+
+struct Flag {
+    name: &'static str,
+    ty: FlagType,
+    default: &'static str,
+    usage: &'static str,
+}
+
+const fn flag(
+    name: &'static str,
+    ty: FlagType,
+    default: &'static str,
+    usage: &'static str,
+) -> Flag {
+    Flag {
+        name,
+        ty,
+        default,
+        usage,
+    }
+}
+
+use FlagType::{Bool, Int, Str};
+
+/// Every flag, in the order of the usage text (alphabetical, like Go's `flag.PrintDefaults`).
+const FLAGS: &[Flag] = &[
+    flag(
+        "addr",
+        Str,
+        "",
+        "Full listen address (host:port) - overrides -listen/-port",
+    ),
+    flag(
+        "auth-token",
+        Str,
+        "",
+        "Bearer token for authentication (SSE/HTTP only)",
+    ),
+    flag("help", Bool, "false", "Show help message"),
+    flag("listen", Str, "0.0.0.0", "Listen interface for sse/http"),
+    flag(
+        "log-level",
+        Str,
+        "info",
+        "Logging level: debug|info|warn|error|none",
+    ),
+    flag(
+        "max-request-bytes",
+        Int,
+        "4194304",
+        "Largest accepted request: a longer stdio line or HTTP body is rejected",
+    ),
+    flag(
+        "page-size",
+        Int,
+        "0",
+        "Items per list page, with a nextCursor to continue (0 = all in one page)",
+    ),
+    flag(
+        "payload-size",
+        Int,
+        "",
+        "Sets -tool-size, -resource-size and -prompt-size at once",
+    ),
+    flag(
+        "port",
+        Int,
+        "8080",
+        "TCP port for sse/http (0 = any free port)",
+    ),
+    flag(
+        "prompt-size",
+        Int,
+        "1000",
+        "Size of prompt response payload in bytes",
+    ),
+    flag("prompts", Int, "100", "Number of prompts to generate"),
+    flag(
+        "public-url",
+        Str,
+        "",
+        "External base URL advertised to SSE clients",
+    ),
+    flag(
+        "resource-size",
+        Int,
+        "1000",
+        "Size of resource response payload in bytes",
+    ),
+    flag("resources", Int, "100", "Number of resources to generate"),
+    flag(
+        "server-count",
+        Int,
+        "1",
+        "Number of servers to spawn (for multi-server testing)",
+    ),
+    flag(
+        "start-port",
+        Int,
+        "8080",
+        "Starting port for multi-server mode",
+    ),
+    flag(
+        "tool-size",
+        Int,
+        "1000",
+        "Size of tool response payload in bytes",
+    ),
+    flag("tools", Int, "100", "Number of tools to generate"),
+    flag("transport", Str, "stdio", "Transport: stdio | sse | http"),
+    flag("version", Bool, "false", "Print the version and exit"),
+];
+
+fn find_flag(name: &str) -> Option<&'static Flag> {
+    FLAGS.iter().find(|f| f.name == name)
+}
+
+/// Which transport to serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Stdio,
+    Sse,
+    Http,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Stdio => "stdio",
+            Transport::Sse => "sse",
+            Transport::Http => "http",
+        }
+    }
+}
+
+/// The validated configuration of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub transport: Transport,
+    pub tools: u64,
+    pub resources: u64,
+    pub prompts: u64,
+    pub tool_size: u64,
+    pub resource_size: u64,
+    pub prompt_size: u64,
+    pub page_size: u64,
+    pub port: u16,
+    pub listen: String,
+    pub addr: Option<String>,
+    pub public_url: Option<String>,
+    /// The bearer token (`AUTH_TOKEN` wins over `-auth-token`), if any.
+    pub auth_token: Option<String>,
+    /// Where the token came from, for the start-up log line.
+    pub auth_token_from_env: bool,
+    pub log_level: log::LevelFilter,
+    pub server_count: u16,
+    pub start_port: u16,
+    pub max_request_bytes: usize,
+    pub shutdown_timeout: Duration,
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Run(Box<Config>),
+    Help,
+    Version,
+}
+
+/// A command-line error: the message names the flag; `show_usage` says whether the usage
+/// text should follow it (as Go does for syntax errors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    pub message: String,
+    pub show_usage: bool,
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+fn usage_error(message: String) -> CliError {
+    CliError {
+        message,
+        show_usage: true,
+    }
+}
+
+fn invalid(flag: &str, value: &str, why: &str) -> CliError {
+    CliError {
+        message: format!("invalid value {value:?} for flag -{flag}: {why}"),
+        show_usage: false,
+    }
+}
+
+/// Rewrites Go's single-dash long flags (`-tools=5`) as the `--tools=5` lexopt expects,
+/// leaving flag values (the argument after a non-bool flag without `=`) untouched.
+fn normalize(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut expect_value = false;
+    let mut rest = false;
+    for arg in args {
+        if expect_value || rest {
+            expect_value = false;
+            out.push(arg);
+            continue;
+        }
+        let Some(s) = arg.to_str() else {
+            out.push(arg);
+            continue;
+        };
+        if s == "--" {
+            rest = true;
+            out.push(arg);
+            continue;
+        }
+        if s.starts_with("---") {
+            return Err(usage_error(format!("bad flag syntax: {s}")));
+        }
+        let body = s.strip_prefix("--").or_else(|| s.strip_prefix('-'));
+        let Some(body) = body.filter(|b| !b.is_empty()) else {
+            out.push(arg);
+            continue;
+        };
+        let name = body.split('=').next().unwrap_or(body);
+        if !body.contains('=') && find_flag(name).is_some_and(|f| f.ty != Bool) {
+            expect_value = true;
+        }
+        if s.starts_with("--") || body.len() == 1 {
+            out.push(arg);
+        } else {
+            out.push(OsString::from(format!("-{s}")));
+        }
+    }
+    Ok(out)
+}
+
+/// Parses Go's `strconv.ParseBool` spellings.
+fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses an integer as Go's `strconv.ParseInt(s, 0, 64)` does: optional sign, `0x`/`0o`/`0b`
+/// or leading-`0` octal prefixes, `_` between digits when a prefix is given or the number is
+/// decimal.
+fn parse_int(s: &str) -> Result<i64, &'static str> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
+        return Err("parse error");
+    }
+    let clean: String = digits.chars().filter(|&c| c != '_').collect();
+    let magnitude = u64::from_str_radix(&clean, radix).map_err(|e| match e.kind() {
+        std::num::IntErrorKind::PosOverflow => "value out of range",
+        _ => "parse error",
+    })?;
+    if neg {
+        0i64.checked_sub_unsigned(magnitude)
+            .ok_or("value out of range")
+    } else {
+        i64::try_from(magnitude).map_err(|_| "value out of range")
+    }
+}
+
+/// Parses `args` (without the program name). `env` looks up environment variables.
+pub fn parse<I, E>(args: I, env: E) -> Result<Command, CliError>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+    E: Fn(&str) -> Option<String>,
+{
+    let args = normalize(args.into_iter().map(Into::into).collect())?;
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut raw: BTreeMap<&'static str, String> = BTreeMap::new();
+    loop {
+        let arg = parser.next().map_err(|e| usage_error(e.to_string()))?;
+        let Some(arg) = arg else { break };
+        let name = match arg {
+            lexopt::Arg::Short('h') => return Ok(Command::Help),
+            lexopt::Arg::Short(c) => {
+                return Err(usage_error(format!("flag provided but not defined: -{c}")));
+            }
+            lexopt::Arg::Long(name) => name.to_string(),
+            lexopt::Arg::Value(v) => {
+                return Err(usage_error(format!(
+                    "unexpected argument {:?}: every option is a flag such as -tools=100",
+                    v.to_string_lossy()
+                )));
+            }
+        };
+        let Some(flag) = find_flag(&name) else {
+            if name == "h" {
+                return Ok(Command::Help);
+            }
+            return Err(usage_error(format!(
+                "flag provided but not defined: -{name}"
+            )));
+        };
+        let value = if flag.ty == Bool {
+            match parser.optional_value() {
+                None => "true".to_string(),
+                Some(v) => v.to_string_lossy().into_owned(),
+            }
+        } else {
+            match parser.value() {
+                Ok(v) => v.to_string_lossy().into_owned(),
+                Err(_) => return Err(usage_error(format!("flag needs an argument: -{name}"))),
+            }
+        };
+        if flag.ty == Bool && parse_bool(&value).is_none() {
+            return Err(usage_error(format!(
+                "invalid boolean value {value:?} for -{name}: parse error"
+            )));
+        }
+        raw.insert(flag.name, value);
+    }
+    let is_set = |name: &str| raw.get(name).is_some_and(|v| parse_bool(v) == Some(true));
+    if is_set("help") {
+        return Ok(Command::Help);
+    }
+    if is_set("version") {
+        return Ok(Command::Version);
+    }
+    build_config(&raw, env).map(|c| Command::Run(Box::new(c)))
+}
+
+fn build_config<E>(raw: &BTreeMap<&'static str, String>, env: E) -> Result<Config, CliError>
+where
+    E: Fn(&str) -> Option<String>,
+{
+    let text = |name: &'static str| -> String {
+        raw.get(name).cloned().unwrap_or_else(|| {
+            find_flag(name)
+                .map(|f| f.default.to_string())
+                .unwrap_or_default()
+        })
+    };
+    let int = |name: &'static str| -> Result<i64, CliError> {
+        let v = text(name);
+        parse_int(&v).map_err(|why| invalid(name, &v, why))
+    };
+    let count = |name: &'static str| -> Result<u64, CliError> {
+        let n = int(name)?;
+        if n < 0 {
+            return Err(invalid(name, &text(name), "must not be negative"));
+        }
+        let n = n as u64;
+        if n > MAX_COUNT {
+            return Err(invalid(name, &text(name), "must be at most 1000000000000"));
+        }
+        Ok(n)
+    };
+    let port = |name: &'static str, allow_zero: bool| -> Result<u16, CliError> {
+        let n = int(name)?;
+        let min = if allow_zero { 0 } else { 1 };
+        if n < min || n > 65_535 {
+            return Err(invalid(
+                name,
+                &text(name),
+                &format!("port must be between {min} and 65535"),
+            ));
+        }
+        Ok(n as u16)
+    };
+
+    let transport = match text("transport").to_ascii_lowercase().as_str() {
+        "stdio" => Transport::Stdio,
+        "sse" => Transport::Sse,
+        "http" => Transport::Http,
+        _ => {
+            return Err(invalid(
+                "transport",
+                &text("transport"),
+                "must be stdio, sse or http",
+            ));
+        }
+    };
+    let log_level = match text("log-level").to_ascii_lowercase().as_str() {
+        "debug" => log::LevelFilter::Debug,
+        "info" => log::LevelFilter::Info,
+        "warn" | "warning" => log::LevelFilter::Warn,
+        "error" => log::LevelFilter::Error,
+        "none" | "off" | "silent" => log::LevelFilter::Off,
+        _ => {
+            return Err(invalid(
+                "log-level",
+                &text("log-level"),
+                "must be debug, info, warn, error or none",
+            ));
+        }
+    };
+    let payload_size = if raw.contains_key("payload-size") {
+        Some(count("payload-size")?)
+    } else {
+        None
+    };
+    // An explicit per-kind size wins over -payload-size, whatever the order on the line.
+    let size = |name: &'static str| -> Result<u64, CliError> {
+        match payload_size {
+            Some(p) if !raw.contains_key(name) => Ok(p),
+            _ => count(name),
+        }
+    };
+    let server_count = int("server-count")?;
+    if !(1..=1000).contains(&server_count) {
+        return Err(invalid(
+            "server-count",
+            &text("server-count"),
+            "must be between 1 and 1000",
+        ));
+    }
+    let start_port = port("start-port", false)?;
+    if transport != Transport::Stdio && u64::from(start_port) + server_count as u64 - 1 > 65_535 {
+        return Err(invalid(
+            "server-count",
+            &text("server-count"),
+            "the last port (-start-port + -server-count - 1) would exceed 65535",
+        ));
+    }
+    let max_request_bytes = count("max-request-bytes")?;
+    if max_request_bytes < 1024 {
+        return Err(invalid(
+            "max-request-bytes",
+            &text("max-request-bytes"),
+            "must be at least 1024",
+        ));
+    }
+    let non_empty = |s: String| Some(s).filter(|s| !s.is_empty());
+    let env_token = env("AUTH_TOKEN").filter(|t| !t.is_empty());
+    let auth_token_from_env = env_token.is_some();
+    Ok(Config {
+        transport,
+        tools: count("tools")?,
+        resources: count("resources")?,
+        prompts: count("prompts")?,
+        tool_size: size("tool-size")?,
+        resource_size: size("resource-size")?,
+        prompt_size: size("prompt-size")?,
+        page_size: count("page-size")?,
+        port: port("port", true)?,
+        listen: text("listen"),
+        addr: non_empty(text("addr")),
+        public_url: non_empty(text("public-url")),
+        auth_token: env_token.or_else(|| non_empty(text("auth-token"))),
+        auth_token_from_env,
+        log_level,
+        server_count: server_count as u16,
+        start_port,
+        max_request_bytes: usize::try_from(max_request_bytes).unwrap_or(usize::MAX),
+        shutdown_timeout: Duration::from_secs(10),
+    })
+}
+
+/// The usage text, in the Go server's layout.
+pub fn usage() -> String {
+    let mut s = format!(
+        "benchmark-server {} - configurable MCP server for benchmarking\n\nOptions:\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for f in FLAGS {
+        s.push_str(&format!(
+            "  -{}\n    {} (default {:?})\n\n",
+            f.name, f.usage, f.default
+        ));
+    }
+    s.push_str(
+        "Examples:
+  benchmark-server -tools=1000 -resources=500 -prompts=200
+  benchmark-server -transport=sse -port=8080 -tools=500
+  benchmark-server -tools=100 -tool-size=5000 -resource-size=10000 -prompt-size=2000
+  benchmark-server -tools=10000 -resources=0 -prompts=0 -tool-size=500
+  benchmark-server -transport=sse -server-count=10 -start-port=8080 -tools=100
+  benchmark-server -transport=http -server-count=5 -start-port=9000
+
+Environment Variables:
+  AUTH_TOKEN - Bearer token for authentication (overrides -auth-token flag)
+",
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn run(args: &[&str]) -> Config {
+        match parse(args.iter().copied(), no_env) {
+            Ok(Command::Run(c)) => *c,
+            other => panic!("{args:?} gave {other:?}"),
+        }
+    }
+
+    fn error(args: &[&str]) -> CliError {
+        match parse(args.iter().copied(), no_env) {
+            Err(e) => e,
+            other => panic!("{args:?} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_go_server() {
+        let c = run(&[]);
+        assert_eq!(c.transport, Transport::Stdio);
+        assert_eq!((c.tools, c.resources, c.prompts), (100, 100, 100));
+        assert_eq!(
+            (c.tool_size, c.resource_size, c.prompt_size),
+            (1000, 1000, 1000)
+        );
+        assert_eq!((c.port, c.start_port, c.server_count), (8080, 8080, 1));
+        assert_eq!(c.listen, "0.0.0.0");
+        assert_eq!((c.addr, c.public_url, c.auth_token), (None, None, None));
+        assert_eq!(c.log_level, log::LevelFilter::Info);
+        assert_eq!(c.page_size, 0);
+    }
+
+    #[test]
+    fn all_four_go_spellings_work() {
+        for args in [
+            &["-tools=7"][..],
+            &["-tools", "7"],
+            &["--tools=7"],
+            &["--tools", "7"],
+        ] {
+            assert_eq!(run(args).tools, 7, "{args:?}");
+        }
+        let c = run(&[
+            "-transport",
+            "HTTP",
+            "-tool-size=5000",
+            "--port=9090",
+            "-listen",
+            "127.0.0.1",
+        ]);
+        assert_eq!(c.transport, Transport::Http);
+        assert_eq!((c.tool_size, c.port), (5000, 9090));
+        assert_eq!(c.listen, "127.0.0.1");
+    }
+
+    #[test]
+    fn help_and_version_short_circuit() {
+        for args in [
+            &["-h"][..],
+            &["-help"],
+            &["--help"],
+            &["-help=true"],
+            &["-help=1"],
+            &["-help=TRUE"],
+        ] {
+            assert_eq!(
+                parse(args.iter().copied(), no_env),
+                Ok(Command::Help),
+                "{args:?}"
+            );
+        }
+        // Values are validated after the whole line is read, so help wins over a bad value.
+        assert_eq!(parse(["-tools=abc", "-help"], no_env), Ok(Command::Help));
+        assert_eq!(parse(["-version"], no_env), Ok(Command::Version));
+        assert!(matches!(
+            parse(["-help=false"], no_env),
+            Ok(Command::Run(_))
+        ));
+    }
+
+    #[test]
+    fn go_integer_syntax() {
+        assert_eq!(run(&["-tools=0x3"]).tools, 3);
+        assert_eq!(run(&["-tools=010"]).tools, 8);
+        assert_eq!(run(&["-tools=1_0"]).tools, 10);
+        assert_eq!(run(&["-tools=0b11"]).tools, 3);
+        assert_eq!(run(&["-tools=0"]).tools, 0);
+        assert_eq!(run(&["-tools=10000000"]).tools, 10_000_000);
+        assert_eq!(run(&["-tool-size=104857600"]).tool_size, 104_857_600);
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        let e = error(&["-tools=abc"]);
+        assert_eq!(
+            e.message,
+            r#"invalid value "abc" for flag -tools: parse error"#
+        );
+        let e = error(&["-tools=-5"]);
+        assert_eq!(
+            e.message,
+            r#"invalid value "-5" for flag -tools: must not be negative"#
+        );
+        let e = error(&["-tools", "-5"]);
+        assert!(
+            e.message.contains("-tools: must not be negative"),
+            "{}",
+            e.message
+        );
+        let e = error(&["-tools=99999999999999999999"]);
+        assert!(e.message.ends_with("value out of range"), "{}", e.message);
+        assert!(error(&["-tool-size=-1"]).message.contains("-tool-size"));
+        assert!(error(&["-transport=bogus"]).message.contains("-transport"));
+        assert!(error(&["-log-level=loud"]).message.contains("-log-level"));
+        assert!(
+            error(&["-port=70000"])
+                .message
+                .contains("-port: port must be between 0 and 65535")
+        );
+        assert!(error(&["-port=-1"]).message.contains("-port"));
+        assert!(
+            error(&["-server-count=0"])
+                .message
+                .contains("-server-count")
+        );
+        assert!(
+            error(&["-transport=http", "-start-port=65535", "-server-count=2"])
+                .message
+                .contains("exceed 65535")
+        );
+    }
+
+    #[test]
+    fn syntax_errors_show_usage() {
+        let e = error(&["-payload-sizes=1"]);
+        assert_eq!(e.message, "flag provided but not defined: -payload-sizes");
+        assert!(e.show_usage);
+        let e = error(&["-tools"]);
+        assert_eq!(e.message, "flag needs an argument: -tools");
+        assert!(error(&["---tools=1"]).message.contains("bad flag syntax"));
+        assert!(error(&["extra"]).message.contains("unexpected argument"));
+        assert!(error(&["-x"]).message.contains("not defined: -x"));
+    }
+
+    #[test]
+    fn payload_size_sets_all_three_unless_one_is_explicit() {
+        let c = run(&["-payload-size=50"]);
+        assert_eq!((c.tool_size, c.resource_size, c.prompt_size), (50, 50, 50));
+        let c = run(&["-tool-size=7", "-payload-size=50"]);
+        assert_eq!((c.tool_size, c.resource_size, c.prompt_size), (7, 50, 50));
+    }
+
+    #[test]
+    fn auth_token_from_the_environment_wins() {
+        let env = |k: &str| (k == "AUTH_TOKEN").then(|| "secret456".to_string());
+        let Ok(Command::Run(c)) = parse(["-auth-token=secret123"], env) else {
+            panic!()
+        };
+        assert_eq!(c.auth_token.as_deref(), Some("secret456"));
+        assert!(c.auth_token_from_env);
+        let empty = |k: &str| (k == "AUTH_TOKEN").then(String::new);
+        let Ok(Command::Run(c)) = parse(["-auth-token=secret123"], empty) else {
+            panic!()
+        };
+        assert_eq!(c.auth_token.as_deref(), Some("secret123"));
+    }
+
+    #[test]
+    fn bool_flags_take_only_attached_values() {
+        // `-help false` is help plus a positional, exactly as in Go; we reject the positional.
+        assert_eq!(parse(["-help", "-tools=1"], no_env), Ok(Command::Help));
+        assert!(parse(["-help=maybe"], no_env).is_err());
+    }
+
+    #[test]
+    fn usage_lists_every_flag_with_its_default() {
+        let u = usage();
+        for f in FLAGS {
+            assert!(u.contains(&format!("  -{}\n", f.name)), "{}", f.name);
+        }
+        assert!(u.contains("(default \"stdio\")"));
+        assert!(u.contains("AUTH_TOKEN"));
+    }
+}

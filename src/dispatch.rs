@@ -1,0 +1,809 @@
+//! The MCP dispatcher shared by every transport: one message in, its response written out.
+//!
+//! `Dispatcher::handle` takes the raw bytes of one JSON-RPC message (or a 2025-03-26 batch),
+//! matches on the method and writes the response straight into the caller's buffer. Large
+//! responses (long listings, big payloads) are written up to a budget and handed back as a
+//! [`Continuation`] the transport pumps as it sends, so a 40 MB `tools/list` never exists
+//! whole in memory. Per-connection protocol state lives in a [`Session`] owned by the
+//! transport.
+
+use simd_json::prelude::*;
+use simd_json::tape::Value;
+
+use crate::catalog::{Catalog, Kind};
+use crate::json::{array_element_spans, member_span, write_escaped, write_string, write_u64};
+use crate::jsonrpc::{
+    Message, ParseError, Parser, RequestId, classify, write_error, write_result_start,
+};
+use crate::mcp::{LogLevel, Method, ProtocolVersion, error_code};
+use crate::payload::{FillerStream, write_payload_start, write_timestamp_now};
+
+/// How much of a large response is written before control goes back to the transport.
+pub const CHUNK_BYTES: usize = 64 * 1024;
+
+/// The server's name and version as reported in `serverInfo`.
+pub const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Static configuration of the MCP layer of one server instance.
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    catalog: Catalog,
+    /// Items per list page; 0 = everything in one page.
+    page_size: u64,
+    server_name: String,
+}
+
+/// Protocol state of one client connection (stdio process, HTTP session, SSE stream).
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    /// Set by `initialize`.
+    pub protocol: Option<ProtocolVersion>,
+    /// Set by `logging/setLevel`.
+    pub log_level: Option<LogLevel>,
+    /// Set by `notifications/initialized`.
+    pub initialized: bool,
+}
+
+/// What `handle` did with a message.
+#[derive(Debug)]
+pub struct Outcome {
+    pub reply: Reply,
+    /// The method of a single request or notification (`None` for batches and bad input).
+    pub method: Option<Method>,
+    /// The JSON-RPC error code, when the reply is a single error.
+    pub error_code: Option<i32>,
+}
+
+/// The state of the response after `handle` returns.
+#[derive(Debug)]
+pub enum Reply {
+    /// No response is due (notification, client response, all-notification batch).
+    Nothing,
+    /// The whole response has been written.
+    Complete,
+    /// Part of the response has been written; the rest follows from the continuation.
+    Partial(Continuation),
+}
+
+/// The unwritten rest of a large response.
+#[derive(Debug)]
+pub enum Continuation {
+    List(ListRest),
+    Payload { filler: FillerStream, tail: Vec<u8> },
+}
+
+/// The unwritten rest of a list page: items `next..end`, then the closing part.
+#[derive(Debug)]
+pub struct ListRest {
+    kind: Kind,
+    next: u64,
+    end: u64,
+    /// Write a `nextCursor` continuing after item `end - 1`.
+    more: bool,
+    /// An item has been written (the next one needs a comma).
+    started: bool,
+}
+
+impl Continuation {
+    /// Appends roughly `budget` more bytes; returns `true` once the response is complete.
+    pub fn write_more(&mut self, catalog: &Catalog, out: &mut Vec<u8>, budget: usize) -> bool {
+        let limit = out.len() + budget;
+        match self {
+            Continuation::List(rest) => {
+                while rest.next < rest.end && out.len() < limit {
+                    if rest.started {
+                        out.push(b',');
+                    }
+                    catalog.write_definition(out, rest.kind, rest.next);
+                    rest.next += 1;
+                    rest.started = true;
+                }
+                if rest.next < rest.end {
+                    return false;
+                }
+                out.push(b']');
+                if rest.more {
+                    out.extend_from_slice(b",\"nextCursor\":\"");
+                    catalog.write_cursor(out, rest.kind, rest.end - 1);
+                    out.push(b'"');
+                }
+                out.extend_from_slice(b"}}");
+                true
+            }
+            Continuation::Payload { filler, tail } => {
+                filler.write(out, (limit.saturating_sub(out.len())) as u64);
+                if !filler.is_done() {
+                    return false;
+                }
+                out.extend_from_slice(tail);
+                true
+            }
+        }
+    }
+
+    /// Writes everything that is left.
+    pub fn finish(mut self, catalog: &Catalog, out: &mut Vec<u8>) {
+        while !self.write_more(catalog, out, CHUNK_BYTES) {}
+    }
+}
+
+/// A JSON-RPC error about to be written.
+struct RpcError {
+    code: i32,
+    message: String,
+    data: Option<Vec<u8>>,
+}
+
+impl RpcError {
+    fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+    fn invalid_params(message: impl Into<String>) -> Self {
+        Self::new(error_code::INVALID_PARAMS, message)
+    }
+}
+
+type Handled = Result<Reply, RpcError>;
+
+impl Dispatcher {
+    pub fn new(catalog: Catalog, page_size: u64, server_name: impl Into<String>) -> Self {
+        Self {
+            catalog,
+            page_size,
+            server_name: server_name.into(),
+        }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn server_name(&self) -> &str {
+        &self.server_name
+    }
+
+    /// Handles one message (or batch) from `raw`, writing its response (without any framing)
+    /// into `out`.
+    pub fn handle(
+        &self,
+        session: &mut Session,
+        parser: &mut Parser,
+        raw: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        enum Shape {
+            Single(Outcome),
+            Batch,
+        }
+        let shape = parser.parse(raw, |parsed| match parsed {
+            Err(e) => Shape::Single(self.parse_error(out, e)),
+            Ok(v) if v.is_array() => Shape::Batch,
+            Ok(v) => Shape::Single(self.handle_value(session, raw, v, out)),
+        });
+        match shape {
+            Shape::Single(outcome) => outcome,
+            Shape::Batch => self.handle_batch(session, parser, raw, out),
+        }
+    }
+
+    fn parse_error(&self, out: &mut Vec<u8>, e: ParseError) -> Outcome {
+        log::debug!("{}", e.message());
+        write_error(out, None, error_code::PARSE_ERROR, e.message(), None);
+        Outcome {
+            reply: Reply::Complete,
+            method: None,
+            error_code: Some(error_code::PARSE_ERROR),
+        }
+    }
+
+    fn handle_batch(
+        &self,
+        session: &mut Session,
+        parser: &mut Parser,
+        raw: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        let single_error = |out: &mut Vec<u8>, message: &str| {
+            write_error(out, None, error_code::INVALID_REQUEST, message, None);
+            Outcome {
+                reply: Reply::Complete,
+                method: None,
+                error_code: Some(error_code::INVALID_REQUEST),
+            }
+        };
+        if !session
+            .protocol
+            .is_some_and(ProtocolVersion::allows_batches)
+        {
+            return single_error(
+                out,
+                "JSON-RPC batches are only accepted under protocol version 2025-03-26",
+            );
+        }
+        let spans = array_element_spans(raw, 0).unwrap_or_default();
+        if spans.is_empty() {
+            return single_error(out, "empty batch");
+        }
+        let start = out.len();
+        out.push(b'[');
+        let mut any = false;
+        for (s, e) in spans {
+            let mark = out.len();
+            if any {
+                out.push(b',');
+            }
+            let element = &raw[s..e];
+            let outcome = parser.parse(element, |parsed| match parsed {
+                Err(err) => self.parse_error(out, err),
+                Ok(v) => {
+                    if let Message::Request { method, .. } = classify(v)
+                        && method == "initialize"
+                    {
+                        let id = match classify(v) {
+                            Message::Request { id, .. } => Some(id),
+                            _ => None,
+                        };
+                        write_error(
+                            out,
+                            id.as_ref(),
+                            error_code::INVALID_REQUEST,
+                            "initialize must not be part of a batch",
+                            None,
+                        );
+                        return Outcome {
+                            reply: Reply::Complete,
+                            method: Some(Method::Initialize),
+                            error_code: Some(error_code::INVALID_REQUEST),
+                        };
+                    }
+                    self.handle_value(session, element, v, out)
+                }
+            });
+            match outcome.reply {
+                Reply::Nothing => out.truncate(mark),
+                Reply::Complete => any = true,
+                Reply::Partial(rest) => {
+                    rest.finish(&self.catalog, out);
+                    any = true;
+                }
+            }
+        }
+        if !any {
+            out.truncate(start);
+            return Outcome {
+                reply: Reply::Nothing,
+                method: None,
+                error_code: None,
+            };
+        }
+        out.push(b']');
+        Outcome {
+            reply: Reply::Complete,
+            method: None,
+            error_code: None,
+        }
+    }
+
+    fn handle_value(
+        &self,
+        session: &mut Session,
+        raw: &[u8],
+        v: Value<'_, '_>,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        match classify(v) {
+            Message::Invalid { id, reason } => {
+                log::debug!("invalid request: {reason}");
+                write_error(out, id.as_ref(), error_code::INVALID_REQUEST, reason, None);
+                Outcome {
+                    reply: Reply::Complete,
+                    method: None,
+                    error_code: Some(error_code::INVALID_REQUEST),
+                }
+            }
+            Message::Response => Outcome {
+                reply: Reply::Nothing,
+                method: None,
+                error_code: None,
+            },
+            Message::Notification { method } => {
+                let m = Method::parse(method);
+                log::debug!("notification {method}");
+                if m == Method::NotificationInitialized {
+                    session.initialized = true;
+                }
+                Outcome {
+                    reply: Reply::Nothing,
+                    method: Some(m),
+                    error_code: None,
+                }
+            }
+            Message::Request { id, method, params } => {
+                let m = Method::parse(method);
+                log::debug!("request {method}");
+                let start = out.len();
+                match self.handle_request(session, raw, &id, m, method, params, out) {
+                    Ok(reply) => Outcome {
+                        reply,
+                        method: Some(m),
+                        error_code: None,
+                    },
+                    Err(err) => {
+                        out.truncate(start);
+                        log::debug!("{method} failed: {} {}", err.code, err.message);
+                        write_error(out, Some(&id), err.code, &err.message, err.data.as_deref());
+                        Outcome {
+                            reply: Reply::Complete,
+                            method: Some(m),
+                            error_code: Some(err.code),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn handle_request(
+        &self,
+        session: &mut Session,
+        raw: &[u8],
+        id: &RequestId<'_>,
+        method: Method,
+        name: &str,
+        params: Option<Value<'_, '_>>,
+        out: &mut Vec<u8>,
+    ) -> Handled {
+        match method {
+            Method::Initialize => self.initialize(session, id, params, out),
+            Method::Ping | Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => {
+                if matches!(
+                    method,
+                    Method::ResourcesSubscribe | Method::ResourcesUnsubscribe
+                ) {
+                    str_param(params, "uri")?;
+                }
+                write_empty_result(out, id);
+                Ok(Reply::Complete)
+            }
+            Method::LoggingSetLevel => {
+                let level = str_param(params, "level")?;
+                let level = LogLevel::parse(level).ok_or_else(|| {
+                    RpcError::invalid_params(format!("invalid logging level '{level}'"))
+                })?;
+                session.log_level = Some(level);
+                write_empty_result(out, id);
+                Ok(Reply::Complete)
+            }
+            Method::ToolsList => self.list(Kind::Tool, id, params, out),
+            Method::ResourcesList => self.list(Kind::Resource, id, params, out),
+            Method::PromptsList => self.list(Kind::Prompt, id, params, out),
+            Method::ResourcesTemplatesList => {
+                self.templates_list(id, out);
+                Ok(Reply::Complete)
+            }
+            Method::ToolsCall => self.call_tool(raw, id, params, out),
+            Method::ResourcesRead => self.read_resource(id, params, out),
+            Method::PromptsGet => self.get_prompt(id, params, out),
+            Method::CompletionComplete => self.complete(id, params, out),
+            Method::NotificationInitialized | Method::NotificationCancelled | Method::Other => {
+                Err(RpcError::new(
+                    error_code::METHOD_NOT_FOUND,
+                    format!("Method not found: {name}"),
+                ))
+            }
+        }
+    }
+
+    fn initialize(
+        &self,
+        session: &mut Session,
+        id: &RequestId<'_>,
+        params: Option<Value<'_, '_>>,
+        out: &mut Vec<u8>,
+    ) -> Handled {
+        let requested = match params.and_then(|p| p.get("protocolVersion")) {
+            None => None,
+            Some(v) => Some(
+                v.into_string()
+                    .ok_or_else(|| RpcError::invalid_params("protocolVersion must be a string"))?,
+            ),
+        };
+        let version = ProtocolVersion::negotiate(requested);
+        session.protocol = Some(version);
+        write_result_start(out, id);
+        out.extend_from_slice(b"{\"protocolVersion\":\"");
+        out.extend_from_slice(version.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"capabilities\":{");
+        if version.has_completions_capability() {
+            out.extend_from_slice(b"\"completions\":{},");
+        }
+        out.extend_from_slice(
+            b"\"logging\":{},\"prompts\":{\"listChanged\":false},\
+\"resources\":{\"subscribe\":true,\"listChanged\":false},\"tools\":{\"listChanged\":false}},\
+\"serverInfo\":{\"name\":",
+        );
+        write_string(out, &self.server_name);
+        out.extend_from_slice(b",\"version\":\"");
+        out.extend_from_slice(SERVER_VERSION.as_bytes());
+        out.extend_from_slice(b"\"},\"instructions\":\"Synthetic benchmark catalog: ");
+        let c = &self.catalog;
+        for (i, (count, what, size)) in [
+            (c.tools, "tools", c.tool_size),
+            (c.resources, "resources", c.resource_size),
+            (c.prompts, "prompts", c.prompt_size),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            write_u64(out, count);
+            out.push(b' ');
+            out.extend_from_slice(what.as_bytes());
+            out.extend_from_slice(b" (");
+            write_u64(out, size);
+            out.extend_from_slice(b"-byte payloads)");
+        }
+        out.extend_from_slice(b".\"}}");
+        Ok(Reply::Complete)
+    }
+
+    fn list(
+        &self,
+        kind: Kind,
+        id: &RequestId<'_>,
+        params: Option<Value<'_, '_>>,
+        out: &mut Vec<u8>,
+    ) -> Handled {
+        let count = self.catalog.count(kind);
+        let start = match optional_str_param(params, "cursor")? {
+            None => 0,
+            Some(cursor) => self
+                .catalog
+                .decode_cursor(kind, cursor)
+                .ok_or_else(|| RpcError::invalid_params("Invalid cursor"))?,
+        };
+        let end = if self.page_size == 0 {
+            count
+        } else {
+            start.saturating_add(self.page_size).min(count)
+        };
+        write_result_start(out, id);
+        out.extend_from_slice(match kind {
+            Kind::Tool => b"{\"tools\":[",
+            Kind::Resource => b"{\"resources\":[",
+            Kind::Prompt => b"{\"prompts\":[",
+        });
+        let mut rest = Continuation::List(ListRest {
+            kind,
+            next: start,
+            end,
+            more: end < count,
+            started: false,
+        });
+        Ok(if rest.write_more(&self.catalog, out, CHUNK_BYTES) {
+            Reply::Complete
+        } else {
+            Reply::Partial(rest)
+        })
+    }
+
+    fn templates_list(&self, id: &RequestId<'_>, out: &mut Vec<u8>) {
+        write_result_start(out, id);
+        out.extend_from_slice(b"{\"resourceTemplates\":[");
+        if self.catalog.resources > 0 {
+            out.extend_from_slice(b"{\"uriTemplate\":\"");
+            write_escaped(out, self.catalog.resource_uri_prefix().as_bytes());
+            out.extend_from_slice(
+                b"{index}\",\"name\":\"benchmark_resource_by_index\",\
+\"title\":\"Benchmark resource by index\",\"description\":\"Benchmark resource with the given index, 0 to ",
+            );
+            write_u64(out, self.catalog.resources - 1);
+            out.extend_from_slice(b"\",\"mimeType\":\"application/json\"}");
+        }
+        out.extend_from_slice(b"]}}");
+    }
+
+    fn call_tool(
+        &self,
+        raw: &[u8],
+        id: &RequestId<'_>,
+        params: Option<Value<'_, '_>>,
+        out: &mut Vec<u8>,
+    ) -> Handled {
+        let name = str_param(params, "name")?;
+        let index = self
+            .catalog
+            .tool_index(name)
+            .ok_or_else(|| RpcError::invalid_params(format!("Unknown tool: {name}")))?;
+        let args = params.and_then(|p| p.get("arguments"));
+        if let Some(a) = args
+            && !a.is_object()
+            && a.value_type() != ValueType::Null
+        {
+            return Err(RpcError::invalid_params("arguments must be an object"));
+        }
+        write_result_start(out, id);
+        out.extend_from_slice(b"{\"content\":[{\"type\":\"text\",\"text\":\"{\\\"arguments\\\":");
+        match args.and(raw_arguments(raw)) {
+            Some(span) => write_escaped(out, span),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\\\"data\\\":\\\"");
+        let name = self.catalog.name(Kind::Tool, index);
+        let name = name.as_bytes();
+        let filler = write_payload_start(out, name, self.catalog.tool_size);
+        Ok(self.finish_payload(out, filler, |tail| {
+            tail.extend_from_slice(b"\\\",\\\"timestamp\\\":\\\"");
+            write_timestamp_now(tail);
+            tail.extend_from_slice(b"\\\",\\\"tool\\\":\\\"");
+            tail.extend_from_slice(name);
+            tail.extend_from_slice(b"\\\"}\"}]}}");
+        }))
+    }
+
+    fn read_resource(
+        &self,
+        id: &RequestId<'_>,
+        params: Option<Value<'_, '_>>,
+        out: &mut Vec<u8>,
+    ) -> Handled {
+        let uri = str_param(params, "uri")?;
+        let Some(index) = self.catalog.resource_index(uri) else {
+            let mut data = b"{\"uri\":".to_vec();
+            write_string(&mut data, uri);
+            data.push(b'}');
+            return Err(RpcError {
+                code: error_code::RESOURCE_NOT_FOUND,
+                message: format!("Resource not found: {uri}"),
+                data: Some(data),
+            });
+        };
+        write_result_start(out, id);
+        out.extend_from_slice(b"{\"contents\":[{\"uri\":\"");
+        self.catalog.write_resource_uri(out, index);
+        out.extend_from_slice(
+            b"\",\"mimeType\":\"application/json\",\"text\":\"{\\\"data\\\":\\\"",
+        );
+        let name = self.catalog.name(Kind::Resource, index);
+        let name = name.as_bytes();
+        let filler = write_payload_start(out, name, self.catalog.resource_size);
+        Ok(self.finish_payload(out, filler, |tail| {
+            tail.extend_from_slice(b"\\\",\\\"resource\\\":\\\"");
+            tail.extend_from_slice(name);
+            tail.extend_from_slice(b"\\\",\\\"timestamp\\\":\\\"");
+            write_timestamp_now(tail);
+            tail.extend_from_slice(b"\\\"}\"}]}}");
+        }))
+    }
+
+    fn get_prompt(
+        &self,
+        id: &RequestId<'_>,
+        params: Option<Value<'_, '_>>,
+        out: &mut Vec<u8>,
+    ) -> Handled {
+        let name = str_param(params, "name")?;
+        let index = self
+            .catalog
+            .prompt_index(name)
+            .ok_or_else(|| RpcError::invalid_params(format!("Unknown prompt: {name}")))?;
+        let args = match params.and_then(|p| p.get("arguments")) {
+            None => None,
+            Some(a) if a.value_type() == ValueType::Null => None,
+            Some(a) => Some(
+                a.as_object()
+                    .ok_or_else(|| RpcError::invalid_params("arguments must be an object"))?,
+            ),
+        };
+        if let Some(args) = &args {
+            for (k, v) in args.iter() {
+                if v.as_str().is_none() {
+                    return Err(RpcError::invalid_params(format!(
+                        "argument '{k}' must be a string"
+                    )));
+                }
+            }
+        }
+        let name = self.catalog.name(Kind::Prompt, index);
+        let name = name.as_bytes();
+        write_result_start(out, id);
+        out.extend_from_slice(b"{\"description\":\"Benchmark prompt ");
+        out.extend_from_slice(name);
+        out.extend_from_slice(
+            b"\",\"messages\":[{\"role\":\"user\",\"content\":{\"type\":\"text\",\"text\":\"Prompt: ",
+        );
+        out.extend_from_slice(name);
+        out.extend_from_slice(b"\\n\\nTimestamp: ");
+        write_timestamp_now(out);
+        out.extend_from_slice(b"\\n\\n");
+        if let Some(args) = args.filter(|a| !a.is_empty()) {
+            out.extend_from_slice(b"Arguments:\\n");
+            for (k, v) in args.iter() {
+                out.extend_from_slice(b"  - ");
+                write_escaped(out, k.as_bytes());
+                out.extend_from_slice(b": ");
+                write_escaped(out, v.as_str().unwrap_or_default().as_bytes());
+                out.extend_from_slice(b"\\n");
+            }
+            out.extend_from_slice(b"\\n");
+        }
+        let filler = write_payload_start(out, name, self.catalog.prompt_size);
+        Ok(self.finish_payload(out, filler, |tail| {
+            tail.extend_from_slice(b"\"}}]}}");
+        }))
+    }
+
+    /// Completes a payload response: inline when the rest is small, else as a continuation.
+    fn finish_payload(
+        &self,
+        out: &mut Vec<u8>,
+        mut filler: FillerStream,
+        write_tail: impl FnOnce(&mut Vec<u8>),
+    ) -> Reply {
+        if filler.remaining() <= CHUNK_BYTES as u64 {
+            filler.write(out, u64::MAX);
+            write_tail(out);
+            return Reply::Complete;
+        }
+        let mut tail = Vec::with_capacity(96);
+        write_tail(&mut tail);
+        let mut rest = Continuation::Payload { filler, tail };
+        if rest.write_more(&self.catalog, out, CHUNK_BYTES) {
+            Reply::Complete
+        } else {
+            Reply::Partial(rest)
+        }
+    }
+
+    fn complete(
+        &self,
+        id: &RequestId<'_>,
+        params: Option<Value<'_, '_>>,
+        out: &mut Vec<u8>,
+    ) -> Handled {
+        let reference = params
+            .and_then(|p| p.get("ref"))
+            .filter(|r| r.is_object())
+            .ok_or_else(|| RpcError::invalid_params("missing ref"))?;
+        let argument = params
+            .and_then(|p| p.get("argument"))
+            .filter(|a| a.is_object())
+            .ok_or_else(|| RpcError::invalid_params("missing argument"))?;
+        let arg_name = str_param(Some(argument), "name")?;
+        let arg_value = str_param(Some(argument), "value")?;
+        let ref_type = str_param(Some(reference), "type")?;
+        let mut values = Vec::new();
+        let mut total = 0;
+        match ref_type {
+            "ref/prompt" => {
+                let name = str_param(Some(reference), "name")?;
+                self.catalog
+                    .prompt_index(name)
+                    .ok_or_else(|| RpcError::invalid_params(format!("Unknown prompt: {name}")))?;
+            }
+            "ref/resource" => {
+                let uri = str_param(Some(reference), "uri")?;
+                let template = [self.catalog.resource_uri_prefix(), "{index}"].concat();
+                if uri == template && arg_name == "index" {
+                    total = complete_indices(
+                        arg_value,
+                        self.catalog.resources,
+                        MAX_COMPLETIONS,
+                        &mut values,
+                    );
+                } else if self.catalog.resource_index(uri).is_none() {
+                    return Err(RpcError::invalid_params(format!("Unknown resource: {uri}")));
+                }
+            }
+            other => {
+                return Err(RpcError::invalid_params(format!(
+                    "unknown ref type '{other}'"
+                )));
+            }
+        }
+        write_result_start(out, id);
+        out.extend_from_slice(b"{\"completion\":{\"values\":[");
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            write_u64(out, *v);
+            out.push(b'"');
+        }
+        out.extend_from_slice(b"],\"total\":");
+        write_u64(out, total);
+        out.extend_from_slice(b",\"hasMore\":");
+        out.extend_from_slice(if total > values.len() as u64 {
+            b"true"
+        } else {
+            b"false"
+        });
+        out.extend_from_slice(b"}}}");
+        Ok(Reply::Complete)
+    }
+}
+
+/// The spec's cap on completion values per response.
+const MAX_COMPLETIONS: usize = 100;
+
+/// Indices below `count` whose decimal form starts with `prefix`, in numeric order, up to
+/// `max` of them into `values`; returns how many there are in all.
+fn complete_indices(prefix: &str, count: u64, max: usize, values: &mut Vec<u64>) -> u64 {
+    if prefix.is_empty() {
+        values.extend(0..count.min(max as u64));
+        return count;
+    }
+    let Some(p) = prefix.bytes().try_fold(0u64, |acc, c| {
+        c.is_ascii_digit()
+            .then(|| acc.checked_mul(10)?.checked_add(u64::from(c - b'0')))?
+    }) else {
+        return 0;
+    };
+    if prefix.len() > 1 && prefix.starts_with('0') {
+        return 0;
+    }
+    if p == 0 {
+        // "0" has no longer completions (indices have no leading zeros).
+        if count > 0 {
+            values.push(0);
+            return 1;
+        }
+        return 0;
+    }
+    // Indices with prefix p: p, then p*10..p*10+9, then p*100..p*100+99, and so on.
+    let mut total = 0u64;
+    let (mut lo, mut width) = (p, 1u64);
+    while lo < count {
+        let hi = lo.saturating_add(width).min(count);
+        total += hi - lo;
+        let mut i = lo;
+        while i < hi && values.len() < max {
+            values.push(i);
+            i += 1;
+        }
+        match (lo.checked_mul(10), width.checked_mul(10)) {
+            (Some(l), Some(w)) => (lo, width) = (l, w),
+            _ => break,
+        }
+    }
+    total
+}
+
+fn write_empty_result(out: &mut Vec<u8>, id: &RequestId<'_>) {
+    write_result_start(out, id);
+    out.extend_from_slice(b"{}}");
+}
+
+/// The raw bytes of `params.arguments` exactly as the client sent them.
+fn raw_arguments(raw: &[u8]) -> Option<&[u8]> {
+    let (ps, _) = member_span(raw, 0, "params")?;
+    let (s, e) = member_span(raw, ps, "arguments")?;
+    Some(&raw[s..e])
+}
+
+fn str_param<'i>(params: Option<Value<'_, 'i>>, key: &str) -> Result<&'i str, RpcError> {
+    optional_str_param(params, key)?
+        .ok_or_else(|| RpcError::invalid_params(format!("missing required parameter '{key}'")))
+}
+
+fn optional_str_param<'i>(
+    params: Option<Value<'_, 'i>>,
+    key: &str,
+) -> Result<Option<&'i str>, RpcError> {
+    match params.and_then(|p| p.get(key)) {
+        None => Ok(None),
+        Some(v) if v.value_type() == ValueType::Null => Ok(None),
+        Some(v) => v
+            .into_string()
+            .map(Some)
+            .ok_or_else(|| RpcError::invalid_params(format!("parameter '{key}' must be a string"))),
+    }
+}

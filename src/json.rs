@@ -1,0 +1,267 @@
+//! Low-level JSON text helpers: writing escaped strings and integers into byte buffers, and
+//! finding the raw byte span of a member in a document that has already been validated.
+//!
+//! Not a parser: callers validate input with simd-json first (see `jsonrpc`); the span finder
+//! only exists so that client-supplied JSON can be echoed byte for byte.
+
+/// Appends `s` as the *contents* of a JSON string (no surrounding quotes), escaping `"`, `\`
+/// and control characters. Bytes of valid UTF-8 above 0x7F are copied unchanged.
+pub fn write_escaped(out: &mut Vec<u8>, s: &[u8]) {
+    let mut start = 0;
+    for (i, &b) in s.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => {
+                out.extend_from_slice(&s[start..i]);
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 0xf) as usize]);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&s[start..i]);
+        out.extend_from_slice(escape);
+        start = i + 1;
+    }
+    out.extend_from_slice(&s[start..]);
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `s` as a complete JSON string, quotes included.
+pub fn write_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    write_escaped(out, s.as_bytes());
+    out.push(b'"');
+}
+
+/// Appends the decimal form of `n` without going through `fmt`.
+pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Appends the decimal form of a signed integer.
+pub fn write_i64(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    write_u64(out, n.unsigned_abs());
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// Index one past the end of the string starting at `b[i] == b'"'`.
+fn skip_string(b: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    while i < b.len() {
+        match b[i] {
+            b'"' => return Some(i + 1),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Index one past the end of the value starting at `b[i]` (after whitespace). Iterative, so
+/// nesting depth costs no stack.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    let mut i = skip_ws(b, i);
+    match *b.get(i)? {
+        b'"' => skip_string(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            while i < b.len() {
+                match b[i] {
+                    b'"' => {
+                        i = skip_string(b, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            None
+        }
+        _ => {
+            while i < b.len() && !matches!(b[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            {
+                i += 1;
+            }
+            Some(i)
+        }
+    }
+}
+
+/// Compares a raw JSON string token (quotes included) with `key`, decoding escapes only when
+/// the token has any.
+fn key_matches(token: &[u8], key: &str) -> bool {
+    let inner = &token[1..token.len() - 1];
+    if !inner.contains(&b'\\') {
+        return inner == key.as_bytes();
+    }
+    serde_json::from_slice::<String>(token).is_ok_and(|k| k == key)
+}
+
+/// The raw span `start..end` of member `key` of the object at `b[obj..]`, first occurrence
+/// (the same one simd-json's lookup returns). `None` if `b[obj..]` is not an object or has
+/// no such key.
+pub fn member_span(b: &[u8], obj: usize, key: &str) -> Option<(usize, usize)> {
+    let mut i = skip_ws(b, obj);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        i = skip_ws(b, i);
+        if b.get(i)? != &b'"' {
+            return None;
+        }
+        let key_end = skip_string(b, i)?;
+        let matched = key_matches(&b[i..key_end], key);
+        i = skip_ws(b, key_end);
+        if b.get(i)? != &b':' {
+            return None;
+        }
+        let value_start = skip_ws(b, i + 1);
+        let value_end = skip_value(b, value_start)?;
+        if matched {
+            return Some((value_start, value_end));
+        }
+        i = skip_ws(b, value_end);
+        match b.get(i)? {
+            b',' => i += 1,
+            _ => return None,
+        }
+    }
+}
+
+/// The raw spans of the elements of the array at `b[arr..]`.
+pub fn array_element_spans(b: &[u8], arr: usize) -> Option<Vec<(usize, usize)>> {
+    let mut i = skip_ws(b, arr);
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    let mut spans = Vec::new();
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b']') {
+        return Some(spans);
+    }
+    loop {
+        let start = skip_ws(b, i);
+        let end = skip_value(b, start)?;
+        spans.push((start, end));
+        i = skip_ws(b, end);
+        match b.get(i)? {
+            b',' => i += 1,
+            b']' => return Some(spans),
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(s: &str) -> String {
+        let mut out = Vec::new();
+        write_escaped(&mut out, s.as_bytes());
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn escapes_quotes_backslashes_and_controls() {
+        assert_eq!(escaped(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(escaped("l1\nl2\r\t\u{8}\u{c}"), r"l1\nl2\r\t\b\f");
+        assert_eq!(escaped("\u{0}\u{1f}"), r"\u0000\u001f");
+        assert_eq!(escaped("héllo ✓ </script>"), "héllo ✓ </script>");
+    }
+
+    #[test]
+    fn escaped_text_round_trips_through_a_json_parser() {
+        let hostile = "\"}],\"injected\":true,{\"\\\u{0}\u{7f}\u{2028}";
+        let mut out = Vec::new();
+        write_string(&mut out, hostile);
+        let back: String = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back, hostile);
+    }
+
+    #[test]
+    fn writes_integers_at_the_edges() {
+        for n in [0u64, 9, 10, 12345, u64::MAX] {
+            let mut out = Vec::new();
+            write_u64(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+        for n in [i64::MIN, -1, 0, i64::MAX] {
+            let mut out = Vec::new();
+            write_i64(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn finds_member_spans_verbatim() {
+        let doc = br#"{ "a" : 1, "params": {"name":"x", "arguments" : {"k": [1, {"z": "}"}], "n": 1.5e3} } }"#;
+        let (s, e) = member_span(doc, 0, "params").unwrap();
+        let (s2, e2) = member_span(doc, s, "arguments").unwrap();
+        assert_eq!(&doc[s2..e2], br#"{"k": [1, {"z": "}"}], "n": 1.5e3}"#);
+        assert!(e2 < e);
+        assert_eq!(member_span(doc, 0, "missing"), None);
+        assert_eq!(member_span(b"[1]", 0, "a"), None);
+    }
+
+    #[test]
+    fn member_keys_with_escapes_are_decoded() {
+        let doc = br#"{"\u0061rguments":true}"#;
+        let (s, e) = member_span(doc, 0, "arguments").unwrap();
+        assert_eq!(&doc[s..e], b"true");
+    }
+
+    #[test]
+    fn first_duplicate_key_wins() {
+        let doc = br#"{"a":1,"a":2}"#;
+        let (s, e) = member_span(doc, 0, "a").unwrap();
+        assert_eq!(&doc[s..e], b"1");
+    }
+
+    #[test]
+    fn splits_array_elements() {
+        let doc = br#" [ {"a":"],"} , 2,"x" ] "#;
+        let spans = array_element_spans(doc, 0).unwrap();
+        let parts: Vec<&[u8]> = spans.iter().map(|&(s, e)| &doc[s..e]).collect();
+        assert_eq!(parts, vec![&br#"{"a":"],"}"#[..], b"2", br#""x""#]);
+        assert_eq!(array_element_spans(b"[]", 0).unwrap().len(), 0);
+    }
+}

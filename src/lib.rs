@@ -1,0 +1,23 @@
+//! benchmark-server: a synthetic MCP server for load-testing MCP gateways, clients and SDKs.
+//!
+//! # Layout
+//! - [`cli`]: Go-compatible flags → validated [`cli::Config`].
+//! - [`json`]: escaping, integer writing and raw-span lookup in validated JSON.
+//! - [`jsonrpc`]: JSON-RPC 2.0 messages (parse with simd-json, write into buffers).
+//! - [`mcp`]: protocol versions, methods, error codes.
+//! - [`catalog`]: the lazy virtual catalog (index ↔ name, definitions, cursors).
+//! - [`payload`]: exact-size payloads and timestamps.
+//! - [`dispatch`]: one message in, its response out; shared by every transport.
+//! - [`transport`]: stdio (and the HTTP transports).
+//!
+//! Data flows one way: bytes → transport → `jsonrpc` → `dispatch` → `catalog`/`payload` →
+//! transport → bytes.
+
+pub mod catalog;
+pub mod cli;
+pub mod dispatch;
+pub mod json;
+pub mod jsonrpc;
+pub mod mcp;
+pub mod payload;
+pub mod transport;

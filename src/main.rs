@@ -1,0 +1,110 @@
+//! Entry point: parse flags, set up logging, run the chosen transport, map errors to exit codes.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use benchmark_server::catalog::Catalog;
+use benchmark_server::cli::{self, Command, Config, Transport};
+use benchmark_server::dispatch::Dispatcher;
+use benchmark_server::transport::stdio;
+
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args_os().skip(1), |k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{e}");
+            if e.show_usage {
+                let _ = write!(err, "\n{}", cli::usage());
+            } else {
+                let _ = writeln!(err, "Run 'benchmark-server -help' for usage.");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let config = match command {
+        Command::Help => {
+            eprint!("{}", cli::usage());
+            return ExitCode::SUCCESS;
+        }
+        Command::Version => {
+            println!("benchmark-server {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Command::Run(config) => config,
+    };
+    init_logging(config.log_level);
+    log_configuration(&config);
+    match run(&config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(level: log::LevelFilter) {
+    env_logger::Builder::new()
+        .filter_level(level)
+        .target(env_logger::Target::Stderr)
+        .format_timestamp_millis()
+        .init();
+}
+
+fn log_configuration(c: &Config) {
+    log::info!("starting benchmark-server {}", env!("CARGO_PKG_VERSION"));
+    log::info!(
+        "configuration: transport={} tools={} (size={}) resources={} (size={}) prompts={} (size={}) page-size={}",
+        c.transport.as_str(),
+        c.tools,
+        c.tool_size,
+        c.resources,
+        c.resource_size,
+        c.prompts,
+        c.prompt_size,
+        c.page_size
+    );
+    if c.transport == Transport::Stdio {
+        if c.auth_token.is_some() {
+            log::warn!("auth-token is ignored for stdio transport");
+        }
+        if c.server_count > 1 {
+            log::warn!("stdio transport does not support multi-server mode, ignoring server-count");
+        }
+    } else if c.auth_token.is_some() {
+        let source = if c.auth_token_from_env {
+            "AUTH_TOKEN"
+        } else {
+            "-auth-token"
+        };
+        log::info!("authentication enabled with Bearer token (from {source})");
+    }
+}
+
+fn catalog(c: &Config) -> Catalog {
+    Catalog::new(
+        [c.tools, c.resources, c.prompts],
+        [c.tool_size, c.resource_size, c.prompt_size],
+    )
+}
+
+fn run(config: &Config) -> Result<(), String> {
+    match config.transport {
+        Transport::Stdio => {
+            let dispatcher = Dispatcher::new(catalog(config), config.page_size, "benchmark-server");
+            log::info!("serving via stdio transport");
+            stdio::serve(
+                &dispatcher,
+                std::io::stdin().lock(),
+                std::io::stdout().lock(),
+                config.max_request_bytes,
+            )
+            .map_err(|e| format!("stdio: {e}"))
+        }
+        Transport::Sse | Transport::Http => Err(format!(
+            "the {} transport is not available in this build",
+            config.transport.as_str()
+        )),
+    }
+}
