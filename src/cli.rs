@@ -53,6 +53,12 @@ const FLAGS: &[Flag] = &[
         "Full listen address (host:port) - overrides -listen/-port",
     ),
     flag(
+        "allowed-origins",
+        Str,
+        "",
+        "Comma-separated browser Origins allowed besides localhost and the server's own host (* = any)",
+    ),
+    flag(
         "auth-token",
         Str,
         "",
@@ -71,6 +77,12 @@ const FLAGS: &[Flag] = &[
         Int,
         "4194304",
         "Largest accepted request: a longer stdio line or HTTP body is rejected",
+    ),
+    flag(
+        "max-sessions",
+        Int,
+        "10000",
+        "Most Streamable HTTP sessions kept; the least recently used is evicted",
     ),
     flag(
         "page-size",
@@ -111,10 +123,46 @@ const FLAGS: &[Flag] = &[
     ),
     flag("resources", Int, "100", "Number of resources to generate"),
     flag(
+        "response-mode",
+        Str,
+        "auto",
+        "Streamable HTTP reply format: auto (JSON unless the client accepts only SSE) | json | sse",
+    ),
+    flag(
         "server-count",
         Int,
         "1",
         "Number of servers to spawn (for multi-server testing)",
+    ),
+    flag(
+        "session-idle-timeout",
+        Str,
+        "30m",
+        "Streamable HTTP sessions unused this long are dropped (memory mode)",
+    ),
+    flag(
+        "session-mode",
+        Str,
+        "memory",
+        "Streamable HTTP sessions: memory | stateless | signed",
+    ),
+    flag(
+        "session-secret",
+        Str,
+        "",
+        "HMAC key for -session-mode=signed; replicas sharing it accept each other's sessions",
+    ),
+    flag(
+        "shutdown-timeout",
+        Str,
+        "10s",
+        "Time in-flight requests get to finish after SIGINT/SIGTERM",
+    ),
+    flag(
+        "sse-keepalive",
+        Str,
+        "15s",
+        "Interval of keep-alive comments on idle SSE streams",
     ),
     flag(
         "start-port",
@@ -155,6 +203,36 @@ impl Transport {
     }
 }
 
+/// How Streamable HTTP replies are framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// JSON, or SSE for a client whose `Accept` allows only `text/event-stream`.
+    Auto,
+    Json,
+    Sse,
+}
+
+/// How Streamable HTTP sessions are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionMode {
+    /// In this process: unknown or deleted ids get 404.
+    Memory,
+    /// No sessions at all: every request stands alone.
+    Stateless,
+    /// Self-validating HMAC ids any replica with the same secret accepts.
+    Signed,
+}
+
+impl SessionMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionMode::Memory => "memory",
+            SessionMode::Stateless => "stateless",
+            SessionMode::Signed => "signed",
+        }
+    }
+}
+
 /// The validated configuration of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -179,6 +257,15 @@ pub struct Config {
     pub start_port: u16,
     pub max_request_bytes: usize,
     pub shutdown_timeout: Duration,
+    pub response_mode: ResponseMode,
+    pub session_mode: SessionMode,
+    /// `SESSION_SECRET` wins over `-session-secret`.
+    pub session_secret: Option<String>,
+    pub max_sessions: usize,
+    pub session_idle_timeout: Duration,
+    /// Extra allowed Origins (exact `scheme://host[:port]`), or `None` for any (`*`).
+    pub allowed_origins: Option<Vec<String>>,
+    pub sse_keepalive: Duration,
 }
 
 /// What the command line asks for.
@@ -309,6 +396,41 @@ fn parse_int(s: &str) -> Result<i64, &'static str> {
     } else {
         i64::try_from(magnitude).map_err(|_| "value out of range")
     }
+}
+
+/// Parses a Go duration: a sequence of decimal numbers with units `ns`, `us`, `µs`, `ms`, `s`,
+/// `m`, `h` (`1h30m`, `500ms`, `2.5s`); `0` alone is allowed.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut rest = s;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += number * scale;
+    }
+    (total.is_finite() && total < 1e12).then(|| Duration::from_secs_f64(total))
 }
 
 /// Parses `args` (without the program name). `env` looks up environment variables.
@@ -474,6 +596,75 @@ where
             "must be at least 1024",
         ));
     }
+    let duration = |name: &'static str| -> Result<Duration, CliError> {
+        let v = text(name);
+        parse_duration(&v)
+            .ok_or_else(|| invalid(name, &v, "not a duration such as 500ms, 10s or 5m"))
+    };
+    let response_mode = match text("response-mode").to_ascii_lowercase().as_str() {
+        "auto" => ResponseMode::Auto,
+        "json" => ResponseMode::Json,
+        "sse" => ResponseMode::Sse,
+        _ => {
+            return Err(invalid(
+                "response-mode",
+                &text("response-mode"),
+                "must be auto, json or sse",
+            ));
+        }
+    };
+    let session_mode = match text("session-mode").to_ascii_lowercase().as_str() {
+        "memory" => SessionMode::Memory,
+        "stateless" => SessionMode::Stateless,
+        "signed" => SessionMode::Signed,
+        _ => {
+            return Err(invalid(
+                "session-mode",
+                &text("session-mode"),
+                "must be memory, stateless or signed",
+            ));
+        }
+    };
+    let max_sessions = count("max-sessions")?;
+    if max_sessions == 0 {
+        return Err(invalid(
+            "max-sessions",
+            &text("max-sessions"),
+            "must be at least 1",
+        ));
+    }
+    let sse_keepalive = duration("sse-keepalive")?;
+    if sse_keepalive.is_zero() {
+        return Err(invalid(
+            "sse-keepalive",
+            &text("sse-keepalive"),
+            "must be more than 0",
+        ));
+    }
+    let session_idle_timeout = duration("session-idle-timeout")?;
+    if session_idle_timeout.is_zero() {
+        return Err(invalid(
+            "session-idle-timeout",
+            &text("session-idle-timeout"),
+            "must be more than 0",
+        ));
+    }
+    let allowed_origins = {
+        let list: Vec<String> = text("allowed-origins")
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+            .filter(|o| !o.is_empty())
+            .collect();
+        if list.iter().any(|o| o == "*") {
+            None
+        } else {
+            Some(list)
+        }
+    };
+    let public_url = Some(text("public-url")).filter(|s| !s.is_empty());
+    if let Some(url) = &public_url {
+        validate_public_url(url).map_err(|why| invalid("public-url", url, why))?;
+    }
     let non_empty = |s: String| Some(s).filter(|s| !s.is_empty());
     let env_token = env("AUTH_TOKEN").filter(|t| !t.is_empty());
     let auth_token_from_env = env_token.is_some();
@@ -489,15 +680,40 @@ where
         port: port("port", true)?,
         listen: text("listen"),
         addr: non_empty(text("addr")),
-        public_url: non_empty(text("public-url")),
+        public_url: public_url.map(|u| u.trim_end_matches('/').to_string()),
         auth_token: env_token.or_else(|| non_empty(text("auth-token"))),
         auth_token_from_env,
         log_level,
         server_count: server_count as u16,
         start_port,
         max_request_bytes: usize::try_from(max_request_bytes).unwrap_or(usize::MAX),
-        shutdown_timeout: Duration::from_secs(10),
+        shutdown_timeout: duration("shutdown-timeout")?,
+        response_mode,
+        session_mode,
+        session_secret: env("SESSION_SECRET")
+            .filter(|s| !s.is_empty())
+            .or_else(|| non_empty(text("session-secret"))),
+        max_sessions: usize::try_from(max_sessions).unwrap_or(usize::MAX),
+        session_idle_timeout,
+        allowed_origins,
+        sse_keepalive,
     })
+}
+
+/// `-public-url` must be an absolute http(s) URL with a host and no query or fragment.
+fn validate_public_url(url: &str) -> Result<(), &'static str> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or("must start with http:// or https://")?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() {
+        return Err("must name a host");
+    }
+    if url.contains(['?', '#', ' ']) {
+        return Err("must not contain a query, fragment or spaces");
+    }
+    Ok(())
 }
 
 /// The usage text, in the Go server's layout.
@@ -523,6 +739,7 @@ pub fn usage() -> String {
 
 Environment Variables:
   AUTH_TOKEN - Bearer token for authentication (overrides -auth-token flag)
+  SESSION_SECRET - HMAC key for -session-mode=signed (overrides -session-secret flag)
 ",
     );
     s
@@ -706,6 +923,65 @@ mod tests {
         // `-help false` is help plus a positional, exactly as in Go; we reject the positional.
         assert_eq!(parse(["-help", "-tools=1"], no_env), Ok(Command::Help));
         assert!(parse(["-help=maybe"], no_env).is_err());
+    }
+
+    #[test]
+    fn http_flags() {
+        let c = run(&[]);
+        assert_eq!(c.session_mode, SessionMode::Memory);
+        assert_eq!(c.response_mode, ResponseMode::Auto);
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(c.allowed_origins, Some(vec![]));
+        let c = run(&[
+            "-session-mode=signed",
+            "-response-mode=sse",
+            "-shutdown-timeout=1500ms",
+            "-allowed-origins=https://A.example, http://b.example:8080/",
+            "-public-url=http://example.test:9999/",
+        ]);
+        assert_eq!(c.session_mode, SessionMode::Signed);
+        assert_eq!(c.response_mode, ResponseMode::Sse);
+        assert_eq!(c.shutdown_timeout, Duration::from_millis(1500));
+        assert_eq!(
+            c.allowed_origins,
+            Some(vec![
+                "https://a.example".to_string(),
+                "http://b.example:8080".to_string()
+            ])
+        );
+        assert_eq!(c.public_url.as_deref(), Some("http://example.test:9999"));
+        assert_eq!(run(&["-allowed-origins=*"]).allowed_origins, None);
+        assert!(
+            error(&["-session-mode=sticky"])
+                .message
+                .contains("-session-mode")
+        );
+        assert!(
+            error(&["-public-url=ftp://x"])
+                .message
+                .contains("-public-url")
+        );
+        assert!(
+            error(&["-public-url=http://x/?q=1"])
+                .message
+                .contains("-public-url")
+        );
+        assert!(
+            error(&["-shutdown-timeout=soon"])
+                .message
+                .contains("-shutdown-timeout")
+        );
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2.5s"), Some(Duration::from_millis(2500)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        for bad in ["", "10", "s", "1x", "-1s"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -8,11 +8,15 @@
 //! - [`catalog`]: the lazy virtual catalog (index ↔ name, definitions, cursors).
 //! - [`payload`]: exact-size payloads and timestamps.
 //! - [`dispatch`]: one message in, its response out; shared by every transport.
-//! - [`transport`]: stdio (and the HTTP transports).
+//! - [`session`]: Streamable HTTP session modes, limits, eviction.
+//! - [`auth`]: bearer tokens and the exempt probe paths.
+//! - [`transport`]: stdio, legacy SSE and Streamable HTTP; shared HTTP plumbing.
+//! - [`shutdown`]: SIGINT and SIGTERM handling.
 //!
 //! Data flows one way: bytes → transport → `jsonrpc` → `dispatch` → `catalog`/`payload` →
 //! transport → bytes.
 
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod dispatch;
@@ -20,4 +24,6 @@ pub mod json;
 pub mod jsonrpc;
 pub mod mcp;
 pub mod payload;
+pub mod session;
+pub mod shutdown;
 pub mod transport;

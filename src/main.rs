@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use benchmark_server::catalog::Catalog;
 use benchmark_server::cli::{self, Command, Config, Transport};
 use benchmark_server::dispatch::Dispatcher;
-use benchmark_server::transport::stdio;
+use benchmark_server::transport::{self, stdio};
 
 fn main() -> ExitCode {
     let command = match cli::parse(std::env::args_os().skip(1), |k| std::env::var(k).ok()) {
@@ -102,9 +102,12 @@ fn run(config: &Config) -> Result<(), String> {
             )
             .map_err(|e| format!("stdio: {e}"))
         }
-        Transport::Sse | Transport::Http => Err(format!(
-            "the {} transport is not available in this build",
-            config.transport.as_str()
-        )),
+        Transport::Sse | Transport::Http => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the runtime: {e}"))?;
+            runtime.block_on(transport::serve(config.clone()))
+        }
     }
 }

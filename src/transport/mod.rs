@@ -1,4 +1,895 @@
 //! Transports: each moves bytes between clients and the shared [`crate::dispatch`] layer and
 //! knows no method names.
+//!
+//! This module holds the HTTP plumbing both HTTP transports share: binding one or more
+//! instances, the accept loop with graceful shutdown, the probe endpoints, authentication,
+//! Host/Origin checks, body limits and the response body types (whole, streamed from a
+//! dispatcher continuation, or an SSE event stream).
 
+pub mod http;
+pub mod sse;
 pub mod stdio;
+
+use std::cell::RefCell;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::auth;
+use crate::catalog::Catalog;
+use crate::cli::{Config, Transport};
+use crate::dispatch::{CHUNK_BYTES, Continuation, Dispatcher};
+use crate::jsonrpc::Parser;
+use crate::mcp::ProtocolVersion;
+use crate::session::SessionStore;
+
+/// Settings and state shared by every instance of a run.
+pub struct Shared {
+    pub started: Instant,
+    /// Set when a shutdown signal arrives: `/ready` answers 503 from then on.
+    pub shutting_down: AtomicBool,
+    /// Flips to `true` at shutdown; open event streams end when they see it.
+    pub shutdown: watch::Receiver<bool>,
+    pub auth_token: Option<Vec<u8>>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub max_request_bytes: usize,
+    pub sse_keepalive: Duration,
+    pub transport: Transport,
+}
+
+/// One listening server: its catalog, sessions and address.
+pub struct Instance {
+    pub shared: Arc<Shared>,
+    pub dispatcher: Arc<Dispatcher>,
+    pub config: Arc<Config>,
+    pub sessions: SessionStore,
+    pub sse_sessions: sse::SseSessions,
+    pub addr: SocketAddr,
+    /// The listener is on a loopback address: foreign `Host` headers are refused.
+    pub loopback: bool,
+    /// The SSE endpoint base advertised in `event: endpoint` (empty = relative).
+    pub public_base: String,
+    /// Path prefix of `-public-url`, also served (e.g. `/base` for `http://h/base`).
+    pub public_path: String,
+}
+
+impl Instance {
+    pub fn catalog(&self) -> &Catalog {
+        self.dispatcher.catalog()
+    }
+}
+
+thread_local! {
+    /// One reusable parser per runtime thread: dispatch never awaits while using it.
+    static PARSER: RefCell<Parser> = RefCell::new(Parser::default());
+}
+
+/// Runs `f` with this thread's parser.
+pub fn with_parser<R>(f: impl FnOnce(&mut Parser) -> R) -> R {
+    PARSER.with(|p| match p.try_borrow_mut() {
+        Ok(mut parser) => f(&mut parser),
+        // Re-entrant use cannot happen (dispatch is synchronous); stay correct regardless.
+        Err(_) => f(&mut Parser::default()),
+    })
+}
+
+/// Response bodies: a whole buffer, a response still being written by the dispatcher, or a
+/// long-lived SSE event stream.
+pub enum ResponseBody {
+    Full(Option<Bytes>),
+    Streaming(Box<StreamingReply>),
+    Events(Box<EventStream>),
+}
+
+impl ResponseBody {
+    pub fn empty() -> Self {
+        ResponseBody::Full(None)
+    }
+
+    pub fn full(b: impl Into<Bytes>) -> Self {
+        let b = b.into();
+        ResponseBody::Full((!b.is_empty()).then_some(b))
+    }
+}
+
+/// A large reply pumped chunk by chunk from its dispatcher continuation as the client reads.
+pub struct StreamingReply {
+    pub dispatcher: Arc<Dispatcher>,
+    pub first: Option<Bytes>,
+    pub rest: Option<Continuation>,
+    /// Written after the last chunk (SSE framing).
+    pub suffix: &'static [u8],
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            ResponseBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            ResponseBody::Streaming(s) => {
+                if let Some(first) = s.first.take() {
+                    return Poll::Ready(Some(Ok(Frame::data(first))));
+                }
+                let Some(rest) = s.rest.as_mut() else {
+                    return Poll::Ready(None);
+                };
+                let mut chunk = Vec::with_capacity(CHUNK_BYTES + 4096);
+                if rest.write_more(s.dispatcher.catalog(), &mut chunk, CHUNK_BYTES) {
+                    s.rest = None;
+                    chunk.extend_from_slice(s.suffix);
+                }
+                Poll::Ready(Some(Ok(Frame::data(Bytes::from(chunk)))))
+            }
+            ResponseBody::Events(e) => e.poll_event(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, ResponseBody::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ResponseBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            _ => SizeHint::default(),
+        }
+    }
+}
+
+/// Something to run when an event stream ends (e.g. freeing its legacy SSE session).
+pub type OnClose = Box<dyn FnOnce() + Send + Sync>;
+
+/// An SSE stream: events from a channel, keep-alive comments when idle, and an end at shutdown
+/// or when every sender is gone.
+pub struct EventStream {
+    rx: mpsc::Receiver<Bytes>,
+    keepalive: tokio::time::Interval,
+    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    on_close: Option<OnClose>,
+    /// Holds the channel open for streams nothing else sends on.
+    _keep_open: Option<mpsc::Sender<Bytes>>,
+    done: bool,
+}
+
+impl EventStream {
+    pub fn new(shared: &Shared, rx: mpsc::Receiver<Bytes>, on_close: Option<OnClose>) -> Self {
+        Self::with_sender(shared, rx, on_close, None)
+    }
+
+    /// A stream that stays open (keep-alives only) until shutdown.
+    pub fn idle(shared: &Shared) -> Self {
+        let (tx, rx) = mpsc::channel(1);
+        Self::with_sender(shared, rx, None, Some(tx))
+    }
+
+    fn with_sender(
+        shared: &Shared,
+        rx: mpsc::Receiver<Bytes>,
+        on_close: Option<OnClose>,
+        keep_open: Option<mpsc::Sender<Bytes>>,
+    ) -> Self {
+        let period = shared.sse_keepalive;
+        let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut shutdown = shared.shutdown.clone();
+        Self {
+            rx,
+            keepalive,
+            shutdown: Box::pin(async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+            }),
+            on_close,
+            _keep_open: keep_open,
+            done: false,
+        }
+    }
+
+    fn finish(&mut self) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.done = true;
+        if let Some(f) = self.on_close.take() {
+            f();
+        }
+        Poll::Ready(None)
+    }
+
+    fn poll_event(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(event)) => return Poll::Ready(Some(Ok(Frame::data(event)))),
+            Poll::Ready(None) => return self.finish(),
+            Poll::Pending => {}
+        }
+        if self.shutdown.as_mut().poll(cx).is_ready() {
+            return self.finish();
+        }
+        if self.keepalive.poll_tick(cx).is_ready() {
+            return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
+                b": keep-alive\n\n",
+            )))));
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        if let Some(f) = self.on_close.take() {
+            f();
+        }
+    }
+}
+
+pub type HttpResponse = Response<ResponseBody>;
+
+/// A response with a plain-text body.
+pub fn text_response(status: StatusCode, body: &'static str) -> HttpResponse {
+    let mut r = Response::new(ResponseBody::full(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// A response with a JSON body.
+pub fn json_response(status: StatusCode, body: impl Into<Bytes>) -> HttpResponse {
+    let mut r = Response::new(ResponseBody::full(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+pub fn empty_response(status: StatusCode) -> HttpResponse {
+    let mut r = Response::new(ResponseBody::empty());
+    *r.status_mut() = status;
+    r
+}
+
+pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let mut r = text_response(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n");
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+/// Headers of an SSE response.
+pub fn sse_headers(r: &mut HttpResponse) {
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+}
+
+/// A request body read whole, or the status that refuses it.
+pub async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, HttpResponse> {
+    let too_large = || text_response(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large\n");
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match http_body_util::Limited::new(req.into_body(), limit)
+        .collect()
+        .await
+    {
+        Ok(body) => Ok(body.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Err(e) => {
+            log::debug!("request body could not be read: {e}");
+            Err(text_response(
+                StatusCode::BAD_REQUEST,
+                "Request body could not be read\n",
+            ))
+        }
+    }
+}
+
+/// Which reply formats an `Accept` header allows. A missing header allows everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepts {
+    pub json: bool,
+    pub sse: bool,
+}
+
+pub fn accepts(headers: &HeaderMap) -> Accepts {
+    let mut found = false;
+    let mut a = Accepts {
+        json: false,
+        sse: false,
+    };
+    for value in headers.get_all(header::ACCEPT) {
+        let Ok(value) = value.to_str() else { continue };
+        for range in value.split(',') {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let refused = parts.any(|p| {
+                let p = p.trim().replace(' ', "");
+                p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
+            });
+            found = true;
+            if refused {
+                continue;
+            }
+            match media.as_str() {
+                "*/*" => {
+                    a.json = true;
+                    a.sse = true;
+                }
+                "application/*" | "application/json" => a.json = true,
+                "text/*" | "text/event-stream" => a.sse = true,
+                _ => {}
+            }
+        }
+    }
+    if !found {
+        return Accepts {
+            json: true,
+            sse: true,
+        };
+    }
+    a
+}
+
+/// The host part of a `Host` header or an origin's authority (`[::1]:80` → `[::1]`).
+fn host_only(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority.split_inclusive(']').next().unwrap_or(authority);
+    }
+    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host == "[::1]"
+        || host.starts_with("127.") && host.parse::<std::net::Ipv4Addr>().is_ok()
+}
+
+/// DNS-rebinding and cross-origin checks: `Err` carries the 403 reason.
+pub fn check_host_and_origin(inst: &Instance, headers: &HeaderMap) -> Result<(), &'static str> {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    if inst.loopback
+        && let Some(host) = host
+        && !is_loopback_host(host_only(host))
+    {
+        return Err("Forbidden: Host is not a loopback name\n");
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let Some(allowed) = &inst.shared.allowed_origins else {
+        return Ok(());
+    };
+    let origin = origin.to_str().map_err(|_| "Forbidden: invalid Origin\n")?;
+    let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or("");
+    if !authority.is_empty()
+        && (is_loopback_host(host_only(authority))
+            || host.is_some_and(|h| h.eq_ignore_ascii_case(authority))
+            || allowed.contains(&origin))
+    {
+        return Ok(());
+    }
+    Err("Forbidden: Origin not allowed\n")
+}
+
+fn add_cors(headers: &HeaderMap, r: &mut HttpResponse) {
+    if let Some(origin) = headers.get(header::ORIGIN).cloned() {
+        let h = r.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Mcp-Session-Id, Mcp-Protocol-Version"),
+        );
+    }
+}
+
+fn preflight(headers: &HeaderMap) -> HttpResponse {
+    let mut r = empty_response(StatusCode::NO_CONTENT);
+    add_cors(headers, &mut r);
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(
+            "Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID",
+        ),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    r
+}
+
+fn probe(inst: &Instance, method: &Method, path: &str) -> HttpResponse {
+    if method != Method::GET && method != Method::HEAD {
+        return method_not_allowed("GET, HEAD");
+    }
+    let shared = &inst.shared;
+    match path {
+        "/health" => json_response(
+            StatusCode::OK,
+            format!(
+                "{{\"status\":\"healthy\",\"uptime_seconds\":{}}}",
+                shared.started.elapsed().as_secs()
+            ),
+        ),
+        "/ready" => {
+            if shared.shutting_down.load(Ordering::Relaxed) {
+                json_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "{\"status\":\"shutting down\"}",
+                )
+            } else {
+                json_response(StatusCode::OK, "{\"status\":\"ready\"}")
+            }
+        }
+        _ => json_response(StatusCode::OK, version_body(inst)),
+    }
+}
+
+fn version_body(inst: &Instance) -> String {
+    let c = inst.catalog();
+    let versions: Vec<String> = ProtocolVersion::ALL
+        .iter()
+        .map(|v| format!("\"{}\"", v.as_str()))
+        .collect();
+    format!(
+        "{{\"name\":\"benchmark-server\",\"version\":\"{}\",\"mcp_version\":\"{}\",\
+\"protocol_versions\":[{}],\"server_name\":{},\"transport\":\"{}\",\
+\"tools\":{},\"resources\":{},\"prompts\":{},\
+\"tool_size\":{},\"resource_size\":{},\"prompt_size\":{}}}",
+        env!("CARGO_PKG_VERSION"),
+        ProtocolVersion::LATEST.as_str(),
+        versions.join(","),
+        serde_json::Value::from(inst.dispatcher.server_name()),
+        inst.shared.transport.as_str(),
+        c.tools,
+        c.resources,
+        c.prompts,
+        c.tool_size,
+        c.resource_size,
+        c.prompt_size,
+    )
+}
+
+/// Routes one request: probes, then authentication, then Host/Origin, then the transport.
+async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
+    let path = req.uri().path().to_string();
+    if auth::is_exempt_path(&path) {
+        return probe(&inst, req.method(), &path);
+    }
+    if let Some(token) = &inst.shared.auth_token {
+        let header = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
+        if let Err(failure) = auth::check(header, token) {
+            log::debug!(
+                "authentication failed ({failure:?}) for {} {path}",
+                req.method()
+            );
+            let mut r = text_response(StatusCode::UNAUTHORIZED, failure.message());
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(failure.challenge()),
+            );
+            return r;
+        }
+        log::debug!("authenticated request {} {path}", req.method());
+    }
+    if let Err(why) = check_host_and_origin(&inst, req.headers()) {
+        log::debug!("refused {} {path}: {}", req.method(), why.trim_end());
+        return text_response(StatusCode::FORBIDDEN, why);
+    }
+    let headers = req.headers().clone();
+    if req.method() == Method::OPTIONS {
+        return preflight(&headers);
+    }
+    let mut response = match inst.shared.transport {
+        Transport::Sse => sse::route(&inst, &path, req).await,
+        _ => http::route(&inst, &path, req).await,
+    };
+    add_cors(&headers, &mut response);
+    response
+}
+
+/// Binds every instance of the run, then serves them until SIGINT/SIGTERM.
+pub async fn serve(config: Config) -> Result<(), String> {
+    let config = Arc::new(config);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        started: Instant::now(),
+        shutting_down: AtomicBool::new(false),
+        shutdown: stop_rx,
+        auth_token: config.auth_token.as_ref().map(|t| t.as_bytes().to_vec()),
+        allowed_origins: config.allowed_origins.clone(),
+        max_request_bytes: config.max_request_bytes,
+        sse_keepalive: config.sse_keepalive,
+        transport: config.transport,
+    });
+    let multi = config.server_count > 1;
+    let mut listeners = Vec::new();
+    for i in 0..config.server_count {
+        let addr = if multi {
+            format!(
+                "{}:{}",
+                bracket(&config.listen),
+                u32::from(config.start_port) + u32::from(i)
+            )
+        } else {
+            match &config.addr {
+                Some(a) => a.clone(),
+                None => format!("{}:{}", bracket(&config.listen), config.port),
+            }
+        };
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let local = listener.local_addr().map_err(|e| format!("{addr}: {e}"))?;
+        listeners.push((i, listener, local));
+    }
+    if multi {
+        log::info!(
+            "multi-server mode: {} servers on ports {}-{}",
+            config.server_count,
+            config.start_port,
+            u32::from(config.start_port) + u32::from(config.server_count) - 1
+        );
+    }
+    let mut tasks = Vec::new();
+    let mut instances = Vec::new();
+    for (i, listener, local) in listeners {
+        let (name, catalog) = if multi {
+            (
+                format!("benchmark-server-{i}"),
+                base_catalog(&config).for_instance(u32::from(i)),
+            )
+        } else {
+            ("benchmark-server".to_string(), base_catalog(&config))
+        };
+        let (public_base, public_path) =
+            public_url_parts(config.public_url.as_deref(), multi.then_some(local.port()));
+        let inst = Arc::new(Instance {
+            shared: shared.clone(),
+            dispatcher: Arc::new(Dispatcher::new(catalog, config.page_size, name.clone())),
+            config: config.clone(),
+            sessions: SessionStore::new(
+                config.session_mode,
+                config.max_sessions,
+                config.session_idle_timeout,
+                config.session_secret.as_deref(),
+            ),
+            sse_sessions: sse::SseSessions::new(config.max_sessions),
+            addr: local,
+            loopback: local.ip().is_loopback(),
+            public_base,
+            public_path,
+        });
+        log_banner(&inst, &name);
+        instances.push(inst.clone());
+        tasks.push(tokio::spawn(accept_loop(inst, listener)));
+    }
+    let sweeper = {
+        let instances = instances.clone();
+        tokio::spawn(async move {
+            let Some(period) = instances.first().map(|i| i.sessions.sweep_interval()) else {
+                return;
+            };
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                for inst in &instances {
+                    let n = inst.sessions.sweep();
+                    if n > 0 {
+                        log::debug!("dropped {n} idle session(s)");
+                    }
+                }
+            }
+        })
+    };
+    crate::shutdown::wait_for_signal().await;
+    log::info!(
+        "received shutdown signal, shutting down {} server(s)...",
+        instances.len()
+    );
+    shared.shutting_down.store(true, Ordering::Relaxed);
+    let _ = stop_tx.send(true);
+    for inst in &instances {
+        inst.sessions.clear();
+        inst.sse_sessions.clear();
+    }
+    sweeper.abort();
+    let deadline = config.shutdown_timeout;
+    // Signal every instance's connections at once, then wait for all of them.
+    let drains: Vec<_> = tasks
+        .into_iter()
+        .map(|t| {
+            tokio::spawn(async move {
+                match t.await {
+                    Ok(graceful) => graceful.shutdown().await,
+                    Err(e) => log::warn!("server task failed: {e}"),
+                }
+            })
+        })
+        .collect();
+    let all = async {
+        for d in drains {
+            let _ = d.await;
+        }
+    };
+    if tokio::time::timeout(deadline, all).await.is_err() {
+        log::warn!("shutdown timeout ({deadline:?}) reached with requests still in flight");
+    }
+    log::info!("all servers stopped");
+    Ok(())
+}
+
+fn bracket(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+fn base_catalog(c: &Config) -> Catalog {
+    Catalog::new(
+        [c.tools, c.resources, c.prompts],
+        [c.tool_size, c.resource_size, c.prompt_size],
+    )
+}
+
+/// Splits `-public-url` into the advertised base and its path; in multi-server mode the
+/// instance's port replaces the URL's.
+fn public_url_parts(url: Option<&str>, port: Option<u16>) -> (String, String) {
+    let Some(url) = url else {
+        return (String::new(), String::new());
+    };
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let authority = match port {
+        Some(p) => format!("{}:{p}", host_only(authority)),
+        None => authority.to_string(),
+    };
+    let path = path.trim_end_matches('/').to_string();
+    (format!("{scheme}://{authority}{path}"), path)
+}
+
+fn log_banner(inst: &Instance, name: &str) {
+    let addr = inst.addr;
+    match inst.shared.transport {
+        Transport::Sse => {
+            log::info!("[{name}] SSE server ready on http://{addr}");
+            log::info!("[{name}]   MCP SSE events:   /sse");
+            log::info!("[{name}]   MCP SSE messages: /messages (also /message)");
+        }
+        _ => {
+            log::info!("[{name}] HTTP server ready on http://{addr}");
+            log::info!(
+                "[{name}]   MCP endpoint:     / and /mcp (Streamable HTTP, sessions: {})",
+                inst.sessions.mode().as_str()
+            );
+        }
+    }
+    log::info!("[{name}]   Health check:     /health, readiness: /ready, version: /version");
+    if !inst.public_base.is_empty() {
+        log::info!("[{name}]   Public URL:       {}", inst.public_base);
+    }
+    if inst.shared.auth_token.is_some() {
+        log::info!("[{name}]   Authentication:   Bearer token required");
+    }
+    log::info!("[{name}] listening on http://{addr}");
+}
+
+/// Accepts connections until shutdown; returns the watcher that drains them.
+async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShutdown {
+    let graceful = GracefulShutdown::new();
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .keep_alive(true);
+    let mut stop = inst.shared.shutdown.clone();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let (stream, remote) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and similar: say so, back off, keep serving.
+                log::warn!("accept failed: {e}; retrying in 100 ms");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let inst = inst.clone();
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let inst = inst.clone();
+            async move {
+                let started = Instant::now();
+                let method = req.method().clone();
+                let path = req.uri().path().to_string();
+                let response = route(inst, req).await;
+                log::debug!(
+                    "{remote} {method} {path} {} {:?}",
+                    response.status().as_u16(),
+                    started.elapsed()
+                );
+                Ok::<_, Infallible>(response)
+            }
+        });
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                log::debug!("connection from {remote} ended: {e}");
+            }
+        });
+    }
+    graceful
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn accept_header_parsing() {
+        assert_eq!(
+            accepts(&headers(&[])),
+            Accepts {
+                json: true,
+                sse: true
+            }
+        );
+        assert_eq!(
+            accepts(&headers(&[(
+                "accept",
+                "application/json, text/event-stream"
+            )])),
+            Accepts {
+                json: true,
+                sse: true
+            }
+        );
+        assert_eq!(
+            accepts(&headers(&[("accept", "text/event-stream")])),
+            Accepts {
+                json: false,
+                sse: true
+            }
+        );
+        assert_eq!(
+            accepts(&headers(&[("accept", "application/json")])),
+            Accepts {
+                json: true,
+                sse: false
+            }
+        );
+        assert_eq!(
+            accepts(&headers(&[("accept", "*/*")])),
+            Accepts {
+                json: true,
+                sse: true
+            }
+        );
+        assert_eq!(
+            accepts(&headers(&[("accept", "text/html")])),
+            Accepts {
+                json: false,
+                sse: false
+            }
+        );
+        assert_eq!(
+            accepts(&headers(&[(
+                "accept",
+                "application/json;q=0, text/event-stream"
+            )])),
+            Accepts {
+                json: false,
+                sse: true
+            }
+        );
+        assert_eq!(
+            accepts(&headers(&[("accept", "APPLICATION/JSON")])),
+            Accepts {
+                json: true,
+                sse: false
+            }
+        );
+    }
+
+    #[test]
+    fn host_names() {
+        assert_eq!(host_only("localhost:8080"), "localhost");
+        assert_eq!(host_only("[::1]:80"), "[::1]");
+        assert_eq!(host_only("example.com"), "example.com");
+        assert!(is_loopback_host("127.0.0.1"));
+        assert!(is_loopback_host("LOCALHOST"));
+        assert!(is_loopback_host("[::1]"));
+        assert!(!is_loopback_host("127.0.0.1.evil.example"));
+        assert!(!is_loopback_host("evil.example.com"));
+    }
+
+    #[test]
+    fn public_urls() {
+        assert_eq!(public_url_parts(None, None), (String::new(), String::new()));
+        assert_eq!(
+            public_url_parts(Some("http://example.test:9999"), None),
+            ("http://example.test:9999".to_string(), String::new())
+        );
+        assert_eq!(
+            public_url_parts(Some("https://example.test/base"), Some(9001)),
+            (
+                "https://example.test:9001/base".to_string(),
+                "/base".to_string()
+            )
+        );
+    }
+}

@@ -1,0 +1,238 @@
+//! Legacy HTTP+SSE (protocol 2024-11-05): `GET /sse` opens a stream whose first event names
+//! the message endpoint; `POST /messages?sessionId=…` (also `/message`, the path the Go server
+//! served) answers `202 Accepted` and the JSON-RPC response travels on the stream as an
+//! `event: message`.
+//!
+//! Each stream has a bounded queue of [`QUEUE_CHUNKS`] chunks of at most 64 KiB. A POST waits
+//! for room in it (so a client that reads slowly is slowed down, not buffered without bound);
+//! if the queue stays full for [`SEND_TIMEOUT`], the session is closed and the POST gets 503.
+//! Closing the stream frees its session at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+use tokio::sync::mpsc;
+
+use super::{
+    EventStream, HttpResponse, Instance, ResponseBody, empty_response, json_response,
+    method_not_allowed, read_body, sse_headers, text_response, with_parser,
+};
+use crate::dispatch::{CHUNK_BYTES, Reply, Session};
+use crate::mcp::error_code;
+use crate::session::new_session_id;
+
+/// Chunks a stream may have queued before POSTs wait.
+pub const QUEUE_CHUNKS: usize = 64;
+/// How long a POST waits for room in a full queue before the session is closed.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SSE_EVENT_START: &[u8] = b"event: message\ndata: ";
+
+struct SseSession {
+    state: Mutex<Session>,
+    /// Held while one reply's chunks are queued, so replies never interleave.
+    tx: tokio::sync::Mutex<mpsc::Sender<Bytes>>,
+}
+
+type Table = Arc<Mutex<HashMap<String, Arc<SseSession>>>>;
+
+/// The open legacy SSE sessions of one instance.
+pub struct SseSessions {
+    max: usize,
+    table: Table,
+}
+
+fn lock(table: &Table) -> MutexGuard<'_, HashMap<String, Arc<SseSession>>> {
+    table.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SseSessions {
+    pub fn new(max: usize) -> Self {
+        Self {
+            max,
+            table: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.table).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Ends every stream (their senders are dropped).
+    pub fn clear(&self) {
+        lock(&self.table).clear();
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<SseSession>> {
+        lock(&self.table).get(id).cloned()
+    }
+
+    fn remove(&self, id: &str) {
+        lock(&self.table).remove(id);
+    }
+}
+
+/// Routes a request that passed authentication and the Host/Origin checks.
+pub async fn route(inst: &Instance, path: &str, req: Request<Incoming>) -> HttpResponse {
+    // With -public-url=http://host/base, /base/sse is served as well as /sse.
+    let path = match path.strip_prefix(inst.public_path.as_str()) {
+        Some(p) if !inst.public_path.is_empty() && p.starts_with('/') => p,
+        _ => path,
+    };
+    match path {
+        "/sse" => match *req.method() {
+            Method::GET => open(inst),
+            _ => method_not_allowed("GET, OPTIONS"),
+        },
+        "/messages" | "/message" => match *req.method() {
+            Method::POST => message(inst, req).await,
+            _ => method_not_allowed("POST, OPTIONS"),
+        },
+        _ => text_response(
+            StatusCode::NOT_FOUND,
+            "Not found: the SSE endpoints are /sse and /messages\n",
+        ),
+    }
+}
+
+fn open(inst: &Instance) -> HttpResponse {
+    let sessions = &inst.sse_sessions;
+    let (tx, rx) = mpsc::channel::<Bytes>(QUEUE_CHUNKS);
+    let id = new_session_id();
+    let endpoint = format!(
+        "event: endpoint\ndata: {}/messages?sessionId={id}\n\n",
+        inst.public_base
+    );
+    if tx.try_send(Bytes::from(endpoint)).is_err() {
+        return text_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Stream could not start\n",
+        );
+    }
+    {
+        let mut table = lock(&sessions.table);
+        if table.len() >= sessions.max {
+            log::warn!(
+                "SSE session limit ({}) reached; refusing a new stream",
+                sessions.max
+            );
+            let mut r = text_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many open SSE sessions\n",
+            );
+            r.headers_mut().insert(
+                hyper::header::RETRY_AFTER,
+                hyper::header::HeaderValue::from_static("5"),
+            );
+            return r;
+        }
+        table.insert(
+            id.clone(),
+            Arc::new(SseSession {
+                state: Mutex::new(Session::default()),
+                tx: tokio::sync::Mutex::new(tx),
+            }),
+        );
+    }
+    log::debug!("SSE stream opened ({} open)", sessions.len());
+    let table = sessions.table.clone();
+    let on_close = Box::new(move || {
+        lock(&table).remove(&id);
+        log::debug!("SSE stream closed");
+    });
+    let stream = EventStream::new(&inst.shared, rx, Some(on_close));
+    let mut response = HttpResponse::new(ResponseBody::Events(Box::new(stream)));
+    sse_headers(&mut response);
+    response
+}
+
+fn query_session_id(req: &Request<Incoming>) -> Option<&str> {
+    req.uri()
+        .query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("sessionId="))
+        .filter(|id| !id.is_empty())
+}
+
+async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
+    let Some(id) = query_session_id(&req).map(str::to_string) else {
+        return text_response(StatusCode::BAD_REQUEST, "Bad Request: missing sessionId\n");
+    };
+    let Some(session) = inst.sse_sessions.get(&id) else {
+        return text_response(
+            StatusCode::NOT_FOUND,
+            "Session not found: open a new /sse stream\n",
+        );
+    };
+    let body = match read_body(req, inst.shared.max_request_bytes).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut out = Vec::with_capacity(1024);
+    out.extend_from_slice(SSE_EVENT_START);
+    let outcome = with_parser(|parser| {
+        let mut state = session.state.lock().unwrap_or_else(|e| e.into_inner());
+        inst.dispatcher.handle(&mut state, parser, &body, &mut out)
+    });
+    let mut rest = match outcome.reply {
+        Reply::Nothing => return empty_response(StatusCode::ACCEPTED),
+        Reply::Complete => None,
+        Reply::Partial(rest) => Some(rest),
+    };
+    if outcome.method.is_none()
+        && matches!(
+            outcome.error_code,
+            Some(error_code::PARSE_ERROR | error_code::INVALID_REQUEST)
+        )
+    {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            out.split_off(SSE_EVENT_START.len()),
+        );
+    }
+    let tx = session.tx.lock().await;
+    let mut chunk = out;
+    loop {
+        let last = match rest.as_mut() {
+            None => true,
+            Some(r) => {
+                if chunk.len() < CHUNK_BYTES {
+                    r.write_more(inst.catalog(), &mut chunk, CHUNK_BYTES)
+                } else {
+                    false
+                }
+            }
+        };
+        if last {
+            chunk.extend_from_slice(b"\n\n");
+            rest = None;
+        }
+        match tokio::time::timeout(SEND_TIMEOUT, tx.send(Bytes::from(chunk))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                return text_response(StatusCode::NOT_FOUND, "Session closed\n");
+            }
+            Err(_) => {
+                log::warn!("SSE client stopped reading for {SEND_TIMEOUT:?}; closing its session");
+                inst.sse_sessions.remove(&id);
+                return text_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The SSE stream is not being read; session closed\n",
+                );
+            }
+        }
+        if rest.is_none() {
+            break;
+        }
+        chunk = Vec::with_capacity(CHUNK_BYTES + 4096);
+    }
+    text_response(StatusCode::ACCEPTED, "Accepted\n")
+}
