@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use benchmark_server::catalog::Catalog;
-use benchmark_server::cli::{self, Command, Config, Transport};
+use benchmark_server::cli::{self, Command, Config, SessionMode, Transport};
 use benchmark_server::dispatch::Dispatcher;
 use benchmark_server::transport::{self, stdio};
 

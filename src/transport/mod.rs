@@ -416,8 +416,8 @@ pub fn check_host_and_origin(inst: &Instance, headers: &HeaderMap) -> Result<(),
     Err("Forbidden: Origin not allowed\n")
 }
 
-fn add_cors(headers: &HeaderMap, r: &mut HttpResponse) {
-    if let Some(origin) = headers.get(header::ORIGIN).cloned() {
+fn add_cors(origin: Option<HeaderValue>, r: &mut HttpResponse) {
+    if let Some(origin) = origin {
         let h = r.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         h.insert(header::VARY, HeaderValue::from_static("Origin"));
@@ -430,7 +430,7 @@ fn add_cors(headers: &HeaderMap, r: &mut HttpResponse) {
 
 fn preflight(headers: &HeaderMap) -> HttpResponse {
     let mut r = empty_response(StatusCode::NO_CONTENT);
-    add_cors(headers, &mut r);
+    add_cors(headers.get(header::ORIGIN).cloned(), &mut r);
     let h = r.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
@@ -530,15 +530,15 @@ async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
         log::debug!("refused {} {path}: {}", req.method(), why.trim_end());
         return text_response(StatusCode::FORBIDDEN, why);
     }
-    let headers = req.headers().clone();
     if req.method() == Method::OPTIONS {
-        return preflight(&headers);
+        return preflight(req.headers());
     }
+    let origin = req.headers().get(header::ORIGIN).cloned();
     let mut response = match inst.shared.transport {
         Transport::Sse => sse::route(&inst, &path, req).await,
         _ => http::route(&inst, &path, req).await,
     };
-    add_cors(&headers, &mut response);
+    add_cors(origin, &mut response);
     response
 }
 
