@@ -72,13 +72,23 @@ fn log_configuration(c: &Config) {
         if c.server_count > 1 {
             log::warn!("stdio transport does not support multi-server mode, ignoring server-count");
         }
-    } else if c.auth_token.is_some() {
-        let source = if c.auth_token_from_env {
-            "AUTH_TOKEN"
-        } else {
-            "-auth-token"
-        };
-        log::info!("authentication enabled with Bearer token (from {source})");
+    } else {
+        if c.auth_token.is_some() {
+            let source = if c.auth_token_from_env {
+                "AUTH_TOKEN"
+            } else {
+                "-auth-token"
+            };
+            log::info!("authentication enabled with Bearer token (from {source})");
+        }
+        if c.transport == Transport::Http
+            && c.session_mode == SessionMode::Signed
+            && c.session_secret.is_none()
+        {
+            log::warn!(
+                "-session-mode=signed without -session-secret: ids are valid on this process only"
+            );
+        }
     }
 }
 
