@@ -240,16 +240,15 @@ impl Dispatcher {
             let outcome = parser.parse(element, |parsed| match parsed {
                 Err(err) => self.parse_error(out, err),
                 Ok(v) => {
-                    if let Message::Request { method, .. } = classify(v)
-                        && method == "initialize"
+                    if let Message::Request {
+                        id,
+                        method: "initialize",
+                        ..
+                    } = classify(v)
                     {
-                        let id = match classify(v) {
-                            Message::Request { id, .. } => Some(id),
-                            _ => None,
-                        };
                         write_error(
                             out,
-                            id.as_ref(),
+                            Some(&id),
                             error_code::INVALID_REQUEST,
                             "initialize must not be part of a batch",
                             None,

@@ -292,6 +292,9 @@ pub fn sse_headers(r: &mut HttpResponse) {
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
 }
 
+/// How long a client may take to send a request body.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A request body read whole, or the status that refuses it.
 pub async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, HttpResponse> {
     let too_large = || text_response(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large\n");
@@ -303,10 +306,15 @@ pub async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, Ht
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    match http_body_util::Limited::new(req.into_body(), limit)
-        .collect()
-        .await
-    {
+    let collect = http_body_util::Limited::new(req.into_body(), limit).collect();
+    let Ok(collected) = tokio::time::timeout(BODY_READ_TIMEOUT, collect).await else {
+        log::debug!("request body not received within {BODY_READ_TIMEOUT:?}");
+        return Err(text_response(
+            StatusCode::REQUEST_TIMEOUT,
+            "Request body timed out\n",
+        ));
+    };
+    match collected {
         Ok(body) => Ok(body.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
