@@ -19,6 +19,8 @@ enum FlagType {
     Bool,
     Int,
     Str,
+    /// Like a bool (no separate value argument) but may carry one: `-healthcheck[=URL]`.
+    OptionalStr,
 }
 
 struct Flag {
@@ -42,7 +44,7 @@ const fn flag(
     }
 }
 
-use FlagType::{Bool, Int, Str};
+use FlagType::{Bool, Int, OptionalStr, Str};
 
 /// Every flag, in the order of the usage text (alphabetical, like Go's `flag.PrintDefaults`).
 const FLAGS: &[Flag] = &[
@@ -64,7 +66,19 @@ const FLAGS: &[Flag] = &[
         "",
         "Bearer token for authentication (SSE/HTTP only)",
     ),
+    flag(
+        "healthcheck",
+        OptionalStr,
+        "",
+        "Probe /health of the configured address (or the URL given as -healthcheck=URL), exit 0 if healthy, 1 if not",
+    ),
     flag("help", Bool, "false", "Show help message"),
+    flag(
+        "instance-id",
+        Str,
+        "",
+        "Name of this replica in /health, /version, serverInfo and X-Instance-Id (default: hostname:port)",
+    ),
     flag("listen", Str, "0.0.0.0", "Listen interface for sse/http"),
     flag(
         "log-level",
@@ -266,12 +280,19 @@ pub struct Config {
     /// Extra allowed Origins (exact `scheme://host[:port]`), or `None` for any (`*`).
     pub allowed_origins: Option<Vec<String>>,
     pub sse_keepalive: Duration,
+    /// `-instance-id`, when given (the default depends on the bound port).
+    pub instance_id: Option<String>,
 }
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Run(Box<Config>),
+    /// Probe a running server's `/health`: `url` given, or built from the configuration.
+    Healthcheck {
+        url: Option<String>,
+        config: Box<Config>,
+    },
     Help,
     Version,
 }
@@ -336,7 +357,7 @@ fn normalize(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
             continue;
         };
         let name = body.split('=').next().unwrap_or(body);
-        if !body.contains('=') && find_flag(name).is_some_and(|f| f.ty != Bool) {
+        if !body.contains('=') && find_flag(name).is_some_and(|f| matches!(f.ty, Int | Str)) {
             expect_value = true;
         }
         if s.starts_with("--") || body.len() == 1 {
@@ -346,6 +367,11 @@ fn normalize(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
         }
     }
     Ok(out)
+}
+
+/// The environment variable that sets flag `name`: `tool-size` → `BENCH_TOOL_SIZE`.
+pub fn env_name(name: &str) -> String {
+    format!("BENCH_{}", name.to_ascii_uppercase().replace('-', "_"))
 }
 
 /// Parses Go's `strconv.ParseBool` spellings.
@@ -467,7 +493,7 @@ where
                 "flag provided but not defined: -{name}"
             )));
         };
-        let value = if flag.ty == Bool {
+        let value = if matches!(flag.ty, Bool | OptionalStr) {
             match parser.optional_value() {
                 None => "true".to_string(),
                 Some(v) => v.to_string_lossy().into_owned(),
@@ -492,7 +518,29 @@ where
     if is_set("version") {
         return Ok(Command::Version);
     }
-    build_config(&raw, env).map(|c| Command::Run(Box::new(c)))
+    // Every flag can also come from the environment as BENCH_<NAME> (e.g. BENCH_TOOL_SIZE);
+    // the command line wins.
+    for f in FLAGS {
+        if matches!(f.name, "help" | "version" | "healthcheck") || raw.contains_key(f.name) {
+            continue;
+        }
+        if let Some(v) = env(&env_name(f.name)).filter(|v| !v.is_empty()) {
+            raw.insert(f.name, v);
+        }
+    }
+    let healthcheck = raw.get("healthcheck").cloned();
+    let config = Box::new(build_config(&raw, env)?);
+    match healthcheck {
+        None => Ok(Command::Run(config)),
+        Some(v) if parse_bool(&v) == Some(false) => Ok(Command::Run(config)),
+        Some(v) if parse_bool(&v) == Some(true) || v.is_empty() => {
+            Ok(Command::Healthcheck { url: None, config })
+        }
+        Some(url) => Ok(Command::Healthcheck {
+            url: Some(url),
+            config,
+        }),
+    }
 }
 
 fn build_config<E>(raw: &BTreeMap<&'static str, String>, env: E) -> Result<Config, CliError>
@@ -697,6 +745,7 @@ where
         session_idle_timeout,
         allowed_origins,
         sse_keepalive,
+        instance_id: non_empty(text("instance-id")),
     })
 }
 
@@ -740,6 +789,7 @@ pub fn usage() -> String {
 Environment Variables:
   AUTH_TOKEN - Bearer token for authentication (overrides -auth-token flag)
   SESSION_SECRET - HMAC key for -session-mode=signed (overrides -session-secret flag)
+  BENCH_<FLAG> - any flag, e.g. BENCH_TOOLS=1000 or BENCH_TOOL_SIZE=5000 (the command line wins)
 ",
     );
     s
@@ -971,6 +1021,60 @@ mod tests {
                 .message
                 .contains("-shutdown-timeout")
         );
+    }
+
+    #[test]
+    fn flags_come_from_the_environment_unless_given() {
+        let env = |k: &str| match k {
+            "BENCH_TOOLS" => Some("42".to_string()),
+            "BENCH_TOOL_SIZE" => Some("7".to_string()),
+            "BENCH_TRANSPORT" => Some("http".to_string()),
+            "BENCH_PAYLOAD_SIZE" => Some("9".to_string()),
+            _ => None,
+        };
+        let Ok(Command::Run(c)) = parse(["-transport=sse"], env) else {
+            panic!()
+        };
+        assert_eq!(c.tools, 42);
+        assert_eq!(c.transport, Transport::Sse);
+        assert_eq!((c.tool_size, c.resource_size), (7, 9));
+        let Ok(Command::Run(c)) = parse(["-tools=1"], env) else {
+            panic!()
+        };
+        assert_eq!(c.tools, 1);
+        let bad = |k: &str| (k == "BENCH_TOOLS").then(|| "many".to_string());
+        let e = parse(Vec::<String>::new(), bad).unwrap_err();
+        assert!(e.message.contains("-tools"), "{}", e.message);
+        assert_eq!(
+            env_name("session-idle-timeout"),
+            "BENCH_SESSION_IDLE_TIMEOUT"
+        );
+    }
+
+    #[test]
+    fn healthcheck_takes_an_optional_url() {
+        match parse(["-healthcheck", "-port=9000"], no_env) {
+            Ok(Command::Healthcheck { url: None, config }) => assert_eq!(config.port, 9000),
+            other => panic!("{other:?}"),
+        }
+        match parse(["--healthcheck=http://127.0.0.1:1/health"], no_env) {
+            Ok(Command::Healthcheck { url: Some(u), .. }) => {
+                assert_eq!(u, "http://127.0.0.1:1/health")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(["-healthcheck=false"], no_env),
+            Ok(Command::Run(_))
+        ));
+    }
+
+    #[test]
+    fn flags_are_listed_alphabetically() {
+        let names: Vec<&str> = FLAGS.iter().map(|f| f.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
     }
 
     #[test]

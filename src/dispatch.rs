@@ -31,6 +31,8 @@ pub struct Dispatcher {
     /// Items per list page; 0 = everything in one page.
     page_size: u64,
     server_name: String,
+    /// Reported as `serverInfo.instanceId`, so a load test can tell replicas apart.
+    instance_id: Option<String>,
 }
 
 /// Protocol state of one client connection (stdio process, HTTP session, SSE stream).
@@ -155,7 +157,17 @@ impl Dispatcher {
             catalog,
             page_size,
             server_name: server_name.into(),
+            instance_id: None,
         }
+    }
+
+    pub fn with_instance_id(mut self, id: impl Into<String>) -> Self {
+        self.instance_id = Some(id.into());
+        self
+    }
+
+    pub fn instance_id(&self) -> Option<&str> {
+        self.instance_id.as_deref()
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -429,7 +441,12 @@ impl Dispatcher {
         write_string(out, &self.server_name);
         out.extend_from_slice(b",\"version\":\"");
         out.extend_from_slice(SERVER_VERSION.as_bytes());
-        out.extend_from_slice(b"\"},\"instructions\":\"Synthetic benchmark catalog: ");
+        out.push(b'"');
+        if let Some(instance) = &self.instance_id {
+            out.extend_from_slice(b",\"instanceId\":");
+            write_string(out, instance);
+        }
+        out.extend_from_slice(b"},\"instructions\":\"Synthetic benchmark catalog: ");
         let c = &self.catalog;
         for (i, (count, what, size)) in [
             (c.tools, "tools", c.tool_size),

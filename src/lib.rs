@@ -12,6 +12,7 @@
 //! - [`auth`]: bearer tokens and the exempt probe paths.
 //! - [`transport`]: stdio, legacy SSE and Streamable HTTP; shared HTTP plumbing.
 //! - [`shutdown`]: SIGINT and SIGTERM handling.
+//! - [`probe`]: the `-healthcheck` self-probe.
 //!
 //! Data flows one way: bytes → transport → `jsonrpc` → `dispatch` → `catalog`/`payload` →
 //! transport → bytes.
@@ -24,6 +25,7 @@ pub mod json;
 pub mod jsonrpc;
 pub mod mcp;
 pub mod payload;
+pub mod probe;
 pub mod session;
 pub mod shutdown;
 pub mod transport;

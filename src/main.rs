@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use benchmark_server::catalog::Catalog;
 use benchmark_server::cli::{self, Command, Config, SessionMode, Transport};
 use benchmark_server::dispatch::Dispatcher;
+use benchmark_server::probe;
 use benchmark_server::transport::{self, stdio};
 
 fn main() -> ExitCode {
@@ -30,6 +31,16 @@ fn main() -> ExitCode {
         Command::Version => {
             println!("benchmark-server {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
+        }
+        Command::Healthcheck { url, config } => {
+            let url = url.unwrap_or_else(|| probe::default_health_url(&config));
+            return match probe::healthcheck(&url, std::time::Duration::from_secs(3)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("healthcheck failed: {e}");
+                    ExitCode::from(1)
+                }
+            };
         }
         Command::Run(config) => config,
     };
@@ -102,7 +113,12 @@ fn catalog(c: &Config) -> Catalog {
 fn run(config: &Config) -> Result<(), String> {
     match config.transport {
         Transport::Stdio => {
-            let dispatcher = Dispatcher::new(catalog(config), config.page_size, "benchmark-server");
+            let instance = config
+                .instance_id
+                .clone()
+                .unwrap_or_else(transport::hostname);
+            let dispatcher = Dispatcher::new(catalog(config), config.page_size, "benchmark-server")
+                .with_instance_id(instance);
             log::info!("serving via stdio transport");
             stdio::serve(
                 &dispatcher,

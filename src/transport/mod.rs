@@ -66,6 +66,8 @@ pub struct Instance {
     pub public_base: String,
     /// Path prefix of `-public-url`, also served (e.g. `/base` for `http://h/base`).
     pub public_path: String,
+    /// `X-Instance-Id` on every response.
+    pub instance_header: HeaderValue,
 }
 
 impl Instance {
@@ -466,8 +468,9 @@ fn probe(inst: &Instance, method: &Method, path: &str) -> HttpResponse {
         "/health" => json_response(
             StatusCode::OK,
             format!(
-                "{{\"status\":\"healthy\",\"uptime_seconds\":{}}}",
-                shared.started.elapsed().as_secs()
+                "{{\"status\":\"healthy\",\"uptime_seconds\":{},\"instance_id\":{}}}",
+                shared.started.elapsed().as_secs(),
+                serde_json::Value::from(inst.dispatcher.instance_id().unwrap_or_default())
             ),
         ),
         "/ready" => {
@@ -492,13 +495,14 @@ fn version_body(inst: &Instance) -> String {
         .collect();
     format!(
         "{{\"name\":\"benchmark-server\",\"version\":\"{}\",\"mcp_version\":\"{}\",\
-\"protocol_versions\":[{}],\"server_name\":{},\"transport\":\"{}\",\
+\"protocol_versions\":[{}],\"server_name\":{},\"instance_id\":{},\"transport\":\"{}\",\
 \"tools\":{},\"resources\":{},\"prompts\":{},\
 \"tool_size\":{},\"resource_size\":{},\"prompt_size\":{}}}",
         env!("CARGO_PKG_VERSION"),
         ProtocolVersion::LATEST.as_str(),
         versions.join(","),
         serde_json::Value::from(inst.dispatcher.server_name()),
+        serde_json::Value::from(inst.dispatcher.instance_id().unwrap_or_default()),
         inst.shared.transport.as_str(),
         c.tools,
         c.resources,
@@ -606,9 +610,19 @@ pub async fn serve(config: Config) -> Result<(), String> {
         };
         let (public_base, public_path) =
             public_url_parts(config.public_url.as_deref(), multi.then_some(local.port()));
+        let instance_id = match (&config.instance_id, multi) {
+            (Some(id), false) => id.clone(),
+            (Some(id), true) => format!("{id}-{i}"),
+            (None, _) => format!("{}:{}", hostname(), local.port()),
+        };
+        let instance_header = HeaderValue::from_str(&instance_id)
+            .unwrap_or_else(|_| HeaderValue::from_static("invalid-instance-id"));
         let inst = Arc::new(Instance {
             shared: shared.clone(),
-            dispatcher: Arc::new(Dispatcher::new(catalog, config.page_size, name.clone())),
+            dispatcher: Arc::new(
+                Dispatcher::new(catalog, config.page_size, name.clone())
+                    .with_instance_id(instance_id),
+            ),
             config: config.clone(),
             sessions: SessionStore::new(
                 config.session_mode,
@@ -621,6 +635,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
             loopback: local.ip().is_loopback(),
             public_base,
             public_path,
+            instance_header,
         });
         log_banner(&inst, &name);
         instances.push(inst.clone());
@@ -679,6 +694,16 @@ pub async fn serve(config: Config) -> Result<(), String> {
     }
     log::info!("all servers stopped");
     Ok(())
+}
+
+/// This machine's host name (the pod name in Kubernetes).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 fn bracket(host: &str) -> String {
@@ -773,7 +798,10 @@ async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShut
                 let started = Instant::now();
                 let method = req.method().clone();
                 let path = req.uri().path().to_string();
-                let response = route(inst, req).await;
+                let mut response = route(inst.clone(), req).await;
+                response
+                    .headers_mut()
+                    .insert("x-instance-id", inst.instance_header.clone());
                 log::debug!(
                     "{remote} {method} {path} {} {:?}",
                     response.status().as_u16(),
