@@ -12,11 +12,15 @@ use serde_json::{Value, json};
 /// Every flag the usage text must document.
 const FLAGS: &[&str] = &[
     "addr",
+    "allowed-origins",
     "auth-token",
+    "healthcheck",
     "help",
+    "instance-id",
     "listen",
     "log-level",
     "max-request-bytes",
+    "max-sessions",
     "page-size",
     "payload-size",
     "port",
@@ -25,7 +29,13 @@ const FLAGS: &[&str] = &[
     "public-url",
     "resource-size",
     "resources",
+    "response-mode",
     "server-count",
+    "session-idle-timeout",
+    "session-mode",
+    "session-secret",
+    "shutdown-timeout",
+    "sse-keepalive",
     "start-port",
     "tool-size",
     "tools",
@@ -379,4 +389,29 @@ fn a_run_without_stdin_serves_nothing_and_exits_zero() {
     assert_exit(&f, 0);
     assert_eq!(f.stdout, "");
     assert_eq!(f.stderr, "");
+}
+
+#[test]
+fn bench_environment_variables_set_flags_and_the_command_line_wins() {
+    let mut cmd = command(["-log-level=none"]);
+    cmd.env("BENCH_TOOLS", "3");
+    let mut c = StdioClient::start_command(cmd);
+    c.handshake("2025-11-25");
+    assert_eq!(
+        tool_names(&mut c),
+        ["benchmark_tool_0", "benchmark_tool_1", "benchmark_tool_2"]
+    );
+
+    let mut cmd = command(["-tools=1", "-log-level=none"]);
+    cmd.env("BENCH_TOOLS", "3").env("BENCH_TOOL_SIZE", "9");
+    let mut c = StdioClient::start_command(cmd);
+    c.handshake("2025-11-25");
+    assert_eq!(tool_names(&mut c), ["benchmark_tool_0"]);
+    assert_payload(&tool_data(&mut c), "benchmark_tool_0", 9);
+
+    let mut cmd = command(["-log-level=none"]);
+    cmd.env("BENCH_TOOLS", "many");
+    let f = run_command(cmd);
+    assert_exit(&f, 2);
+    assert!(f.stderr.contains("-tools"), "{}", f.stderr);
 }

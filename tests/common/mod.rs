@@ -28,8 +28,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_benchmark-server");
 
-/// Environment variables the server reads; cleared so the caller's environment cannot leak in.
-const SERVER_ENV: &[&str] = &["AUTH_TOKEN", "RUST_LOG"];
+/// Environment variables the server reads (besides every `BENCH_<FLAG>`); cleared so the
+/// caller's environment cannot leak into a test.
+const SERVER_ENV: &[&str] = &["AUTH_TOKEN", "SESSION_SECRET", "RUST_LOG"];
 
 /// A command for the binary with `args` and a clean server environment.
 pub fn command<I, S>(args: I) -> Command
@@ -41,6 +42,11 @@ where
     cmd.args(args);
     for var in SERVER_ENV {
         cmd.env_remove(var);
+    }
+    for (var, _) in std::env::vars_os() {
+        if var.to_str().is_some_and(|v| v.starts_with("BENCH_")) {
+            cmd.env_remove(var);
+        }
     }
     cmd
 }
