@@ -303,6 +303,8 @@ pub enum Command {
 pub struct CliError {
     pub message: String,
     pub show_usage: bool,
+    /// The flag whose value was refused, if any.
+    pub flag: Option<&'static str>,
 }
 
 impl fmt::Display for CliError {
@@ -317,13 +319,15 @@ fn usage_error(message: String) -> CliError {
     CliError {
         message,
         show_usage: true,
+        flag: None,
     }
 }
 
-fn invalid(flag: &str, value: &str, why: &str) -> CliError {
+fn invalid(flag: &'static str, value: &str, why: &str) -> CliError {
     CliError {
         message: format!("invalid value {value:?} for flag -{flag}: {why}"),
         show_usage: false,
+        flag: Some(flag),
     }
 }
 
@@ -520,16 +524,28 @@ where
     }
     // Every flag can also come from the environment as BENCH_<NAME> (e.g. BENCH_TOOL_SIZE);
     // the command line wins.
+    let mut from_env: BTreeMap<&'static str, String> = BTreeMap::new();
     for f in FLAGS {
         if matches!(f.name, "help" | "version" | "healthcheck") || raw.contains_key(f.name) {
             continue;
         }
         if let Some(v) = env(&env_name(f.name)).filter(|v| !v.is_empty()) {
-            raw.insert(f.name, v);
+            from_env.insert(f.name, v);
         }
     }
     let healthcheck = raw.get("healthcheck").cloned();
-    let config = Box::new(build_config(&raw, env)?);
+    let config = build_config(&raw, &from_env, env).map_err(|mut e| {
+        // Name the variable when that is where the bad value came from.
+        if let Some(flag) = e.flag.filter(|f| from_env.contains_key(f)) {
+            e.message = e.message.replacen(
+                &format!("for flag -{flag}"),
+                &format!("for {} (flag -{flag})", env_name(flag)),
+                1,
+            );
+        }
+        e
+    })?;
+    let config = Box::new(config);
     match healthcheck {
         None => Ok(Command::Run(config)),
         Some(v) if parse_bool(&v) == Some(false) => Ok(Command::Run(config)),
@@ -543,16 +559,25 @@ where
     }
 }
 
-fn build_config<E>(raw: &BTreeMap<&'static str, String>, env: E) -> Result<Config, CliError>
+/// Builds the configuration from command-line values (`raw`), then `BENCH_*` values
+/// (`from_env`), then defaults.
+fn build_config<E>(
+    raw: &BTreeMap<&'static str, String>,
+    from_env: &BTreeMap<&'static str, String>,
+    env: E,
+) -> Result<Config, CliError>
 where
     E: Fn(&str) -> Option<String>,
 {
     let text = |name: &'static str| -> String {
-        raw.get(name).cloned().unwrap_or_else(|| {
-            find_flag(name)
-                .map(|f| f.default.to_string())
-                .unwrap_or_default()
-        })
+        raw.get(name)
+            .or_else(|| from_env.get(name))
+            .cloned()
+            .unwrap_or_else(|| {
+                find_flag(name)
+                    .map(|f| f.default.to_string())
+                    .unwrap_or_default()
+            })
     };
     let int = |name: &'static str| -> Result<i64, CliError> {
         let v = text(name);
@@ -608,15 +633,22 @@ where
             ));
         }
     };
-    let payload_size = if raw.contains_key("payload-size") {
+    // Precedence of sizes: the per-kind flag, -payload-size, BENCH_<KIND>_SIZE,
+    // BENCH_PAYLOAD_SIZE, the default (whatever the order on the line).
+    let payload_size = if raw.contains_key("payload-size") || from_env.contains_key("payload-size")
+    {
         Some(count("payload-size")?)
     } else {
         None
     };
-    // An explicit per-kind size wins over -payload-size, whatever the order on the line.
     let size = |name: &'static str| -> Result<u64, CliError> {
+        let payload_on_line = raw.contains_key("payload-size");
         match payload_size {
-            Some(p) if !raw.contains_key(name) => Ok(p),
+            Some(p)
+                if !raw.contains_key(name) && (payload_on_line || !from_env.contains_key(name)) =>
+            {
+                Ok(p)
+            }
             _ => count(name),
         }
     };
@@ -1044,7 +1076,20 @@ mod tests {
         assert_eq!(c.tools, 1);
         let bad = |k: &str| (k == "BENCH_TOOLS").then(|| "many".to_string());
         let e = parse(Vec::<String>::new(), bad).unwrap_err();
-        assert!(e.message.contains("-tools"), "{}", e.message);
+        assert_eq!(
+            e.message,
+            r#"invalid value "many" for BENCH_TOOLS (flag -tools): parse error"#
+        );
+        // -payload-size on the command line beats a per-kind size from the environment.
+        let sized = |k: &str| (k == "BENCH_TOOL_SIZE").then(|| "7".to_string());
+        let Ok(Command::Run(c)) = parse(["-payload-size=50"], sized) else {
+            panic!()
+        };
+        assert_eq!(c.tool_size, 50);
+        let Ok(Command::Run(c)) = parse(Vec::<String>::new(), sized) else {
+            panic!()
+        };
+        assert_eq!(c.tool_size, 7);
         assert_eq!(
             env_name("session-idle-timeout"),
             "BENCH_SESSION_IDLE_TIMEOUT"

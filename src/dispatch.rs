@@ -823,3 +823,194 @@ fn optional_str_param<'i>(
             .ok_or_else(|| RpcError::invalid_params(format!("parameter '{key}' must be a string"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value as Json;
+
+    fn dispatcher(page_size: u64) -> Dispatcher {
+        Dispatcher::new(
+            Catalog::new([25, 3, 2], [40, 30, 20]),
+            page_size,
+            "benchmark-server",
+        )
+    }
+
+    /// Handles `msg` and returns the whole response (continuations pumped), or `None`.
+    fn reply(d: &Dispatcher, session: &mut Session, msg: &str) -> Option<Json> {
+        let mut parser = Parser::default();
+        let mut out = Vec::new();
+        let outcome = d.handle(session, &mut parser, msg.as_bytes(), &mut out);
+        match outcome.reply {
+            Reply::Nothing => {
+                assert!(out.is_empty());
+                return None;
+            }
+            Reply::Complete => {}
+            Reply::Partial(rest) => rest.finish(d.catalog(), &mut out),
+        }
+        Some(serde_json::from_slice(&out).expect("response is JSON"))
+    }
+
+    fn call_text(d: &Dispatcher, args: &str) -> String {
+        let msg = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"benchmark_tool_3","arguments":{args}}}}}"#
+        );
+        let r = reply(d, &mut Session::default(), &msg).unwrap();
+        r["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn arguments_are_echoed_byte_for_byte_even_beyond_64_bit_numbers() {
+        let d = dispatcher(0);
+        for args in [
+            r#"{"u":18446744073709551616}"#,
+            r#"{"i":-9223372036854775809,"f":1.5e3}"#,
+            r#"{ "spaced" : [1, 2] , "q":"a\"b\\c\n" }"#,
+        ] {
+            let text = call_text(&d, args);
+            assert!(
+                text.starts_with(&format!(r#"{{"arguments":{args},"data":""#)),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn pages_chain_to_the_end_through_cursors() {
+        let d = dispatcher(10);
+        let mut names = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..10 {
+            let params = cursor.as_ref().map_or(String::new(), |c| {
+                format!(r#","params":{{"cursor":"{c}"}}"#)
+            });
+            let msg = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list"{params}}}"#);
+            let r = reply(&d, &mut Session::default(), &msg).unwrap();
+            for t in r["result"]["tools"].as_array().unwrap() {
+                names.push(t["name"].as_str().unwrap().to_string());
+            }
+            match r["result"]["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
+        }
+        let expected: Vec<String> = (0..25).map(|i| format!("benchmark_tool_{i}")).collect();
+        assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn large_lists_come_back_as_continuations() {
+        let d = Dispatcher::new(Catalog::new([5000, 0, 0], [1, 1, 1]), 0, "b");
+        let mut out = Vec::new();
+        let outcome = d.handle(
+            &mut Session::default(),
+            &mut Parser::default(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+            &mut out,
+        );
+        let Reply::Partial(rest) = outcome.reply else {
+            panic!("expected a continuation")
+        };
+        assert!(out.len() < CHUNK_BYTES + 4096);
+        rest.finish(d.catalog(), &mut out);
+        let r: Json = serde_json::from_slice(&out).unwrap();
+        assert_eq!(r["result"]["tools"].as_array().unwrap().len(), 5000);
+    }
+
+    #[test]
+    fn batches_follow_the_negotiated_version() {
+        let d = dispatcher(0);
+        let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":2,"method":"initialize"}]"#;
+        let mut s = Session::default();
+        assert_eq!(reply(&d, &mut s, batch).unwrap()["error"]["code"], -32600);
+        reply(
+            &d,
+            &mut s,
+            r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-03-26"}}"#,
+        );
+        let r = reply(&d, &mut s, batch).unwrap();
+        let items = r.as_array().unwrap();
+        assert_eq!(items.len(), 2, "the notification gets no entry: {r}");
+        assert_eq!(items[0]["id"], 1);
+        assert_eq!(
+            items[1]["error"]["code"], -32600,
+            "initialize inside a batch"
+        );
+        let only_notes = r#"[{"jsonrpc":"2.0","method":"a"},{"jsonrpc":"2.0","method":"b"}]"#;
+        assert!(reply(&d, &mut s, only_notes).is_none());
+        assert_eq!(reply(&d, &mut s, "[]").unwrap()["error"]["code"], -32600);
+    }
+
+    #[test]
+    fn index_completion_counts_every_match() {
+        let mut v = Vec::new();
+        assert_eq!(complete_indices("1", 25, 100, &mut v), 11); // 1, 10..19
+        assert_eq!(v, [1, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+        v.clear();
+        assert_eq!(complete_indices("2", 25, 100, &mut v), 6); // 2, 20..24
+        v.clear();
+        assert_eq!(complete_indices("1", 1_000_000, 100, &mut v), 111_111);
+        assert_eq!(v.len(), 100);
+        v.clear();
+        assert_eq!(complete_indices("0", 5, 100, &mut v), 1);
+        assert_eq!(complete_indices("01", 5, 100, &mut v), 0);
+        assert_eq!(complete_indices("x", 5, 100, &mut v), 0);
+        v.clear();
+        assert_eq!(complete_indices("", 3, 100, &mut v), 3);
+        assert_eq!(v, [0, 1, 2]);
+    }
+
+    #[test]
+    fn errors_carry_the_request_id_and_the_spec_codes() {
+        let d = dispatcher(0);
+        let mut s = Session::default();
+        let cases = [
+            (r#"{"jsonrpc":"2.0","id":"a","method":"nope"}"#, -32601),
+            (
+                r#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"benchmark_tool_25"}}"#,
+                -32602,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"benchmark_tool_1","arguments":[1]}}"#,
+                -32602,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":"a","method":"prompts/get","params":{"name":"benchmark_prompt_0","arguments":{"a":1}}}"#,
+                -32602,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":"a","method":"resources/read","params":{"uri":"benchmark://benchmark_resource_3"}}"#,
+                -32002,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":"a","method":"tools/list","params":{"cursor":"bad"}}"#,
+                -32602,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":"a","method":"logging/setLevel","params":{"level":"loud"}}"#,
+                -32602,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":"a","method":"server/discover"}"#,
+                -32601,
+            ),
+        ];
+        for (msg, code) in cases {
+            let r = reply(&d, &mut s, msg).unwrap();
+            assert_eq!(r["id"], "a", "{msg}");
+            assert_eq!(r["error"]["code"], code, "{msg}: {r}");
+        }
+        let r = reply(
+            &d,
+            &mut s,
+            r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(r["error"]["data"]["uri"], "x");
+    }
+}
