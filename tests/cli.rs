@@ -415,3 +415,27 @@ fn bench_environment_variables_set_flags_and_the_command_line_wins() {
     assert_exit(&f, 2);
     assert!(f.stderr.contains("-tools"), "{}", f.stderr);
 }
+
+#[test]
+fn payload_size_on_the_command_line_wins_over_a_bench_size_variable() {
+    let mut cmd = command(["-payload-size=50", "-log-level=none"]);
+    cmd.env("BENCH_TOOL_SIZE", "7");
+    let mut c = StdioClient::start_command(cmd);
+    c.handshake("2025-11-25");
+    let r = c.result("tools/call", json!({"name": "benchmark_tool_0"}));
+    let text: Value = serde_json::from_str(r["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_payload(text["data"].as_str().unwrap(), "benchmark_tool_0", 50);
+}
+
+#[test]
+fn a_bad_bench_variable_names_itself() {
+    let mut cmd = command(["-log-level=none"]);
+    cmd.env("BENCH_TOOLS", "many");
+    let done = run_command(cmd);
+    assert_eq!(done.code(), 2);
+    assert!(
+        done.stderr.contains("BENCH_TOOLS (flag -tools)"),
+        "{}",
+        done.stderr
+    );
+}

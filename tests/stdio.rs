@@ -1437,3 +1437,27 @@ fn base64(data: &[u8]) -> String {
     }
     out
 }
+
+#[test]
+fn integers_beyond_64_bits_are_valid_json_and_are_echoed() {
+    let mut c = StdioClient::start(["-tool-size=8", "-log-level=none"]);
+    c.handshake(LATEST);
+    for raw in [
+        r#"{"i":-9223372036854775809}"#,
+        r#"{"u":18446744073709551616}"#,
+        r#"{"n":100000000000000000000000000000001}"#,
+    ] {
+        c.send_line(&format!(
+            r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"benchmark_tool_0","arguments":{raw}}}}}"#
+        ));
+        let reply = c.recv();
+        assert_valid_response(&reply);
+        assert_eq!(reply["id"], 2, "{raw}: {reply}");
+        let text = reply["result"]["content"][0]["text"].as_str().unwrap();
+        assert!(
+            text.starts_with(&format!(r#"{{"arguments":{raw},"data":""#)),
+            "{}",
+            preview(text)
+        );
+    }
+}
