@@ -12,9 +12,15 @@
 //! Each install is skipped when its stamp file holds the hash of the pin files it was made
 //! from, and is serialized across test processes by a file lock. A failed install fails the
 //! test with the installer's output: the tests never skip.
+//!
+//! Over stdio the client spawns the server itself. Over HTTP, [`HttpServer`] starts the binary
+//! on loopback with `-port=0`, learns the bound port from its `listening on http://…` line and
+//! kills it when dropped; [`HttpServer::run_client`] then points a client at it, and
+//! [`HttpServer::run_refused_client`] runs one that must fail authentication.
 
 use std::fs::{self, File};
-use std::io::Read;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
@@ -24,6 +30,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::common::{Server, command};
+
 /// Upper bound for one installer command (venv creation, `pip install`, `npm ci`).
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -32,6 +40,15 @@ const CLIENT_TIMEOUT_SECS: u64 = 60;
 
 /// Upper bound for one client run, beyond the script's own limit (interpreter start-up).
 const CLIENT_KILL_AFTER: Duration = Duration::from_secs(CLIENT_TIMEOUT_SECS + 30);
+
+/// A client that must be refused stops itself after this long (it should fail at once).
+const REFUSED_TIMEOUT_SECS: u64 = 15;
+
+/// Upper bound for a client that must be refused; being killed here also counts as a failure.
+const REFUSED_KILL_AFTER: Duration = Duration::from_secs(REFUSED_TIMEOUT_SECS + 15);
+
+/// Upper bound for connecting to and reading from a server directly (the `/health` probe).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Bumped when the install layout changes, so old installs are redone.
 const LAYOUT_VERSION: &str = "interop-install-v1";
@@ -74,15 +91,53 @@ impl Sdk {
     }
 }
 
+/// The HTTP transports a client can reach a listening server over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpTransport {
+    /// Streamable HTTP: every message is a `POST /mcp`.
+    Streamable,
+    /// The legacy HTTP+SSE transport: `GET /sse` for the stream, `POST /messages` to send.
+    Sse,
+}
+
+impl HttpTransport {
+    /// The value of the server's `-transport` flag and of the scripts' `--transport`.
+    pub fn flag(self) -> &'static str {
+        match self {
+            HttpTransport::Streamable => "http",
+            HttpTransport::Sse => "sse",
+        }
+    }
+
+    /// The path the client is given: the MCP endpoint, or the event stream to open.
+    pub fn path(self) -> &'static str {
+        match self {
+            HttpTransport::Streamable => "/mcp",
+            HttpTransport::Sse => "/sse",
+        }
+    }
+
+    /// The request the client makes first, as the server logs it (`POST /mcp`, `GET /sse`).
+    fn first_request(self) -> &'static str {
+        match self {
+            HttpTransport::Streamable => "POST /mcp",
+            HttpTransport::Sse => "GET /sse",
+        }
+    }
+}
+
 /// How the client reaches the server.
-///
-/// Only stdio exists today. An HTTP variant passes `--transport sse|http --url <url>` (and
-/// `--token <bearer>` when the server requires one) instead of `--server`/`--server-args`;
-/// both client scripts already implement those paths.
 #[derive(Debug, Clone, Copy)]
 pub enum Connection<'a> {
     /// The client spawns the server binary with these arguments and talks over its stdio.
     Stdio { server_args: &'a [&'a str] },
+    /// The client connects to a server already listening at `url`, sending
+    /// `Authorization: Bearer <token>` when `token` is set.
+    Http {
+        transport: HttpTransport,
+        url: &'a str,
+        token: Option<&'a str>,
+    },
 }
 
 impl Connection<'_> {
@@ -100,12 +155,46 @@ impl Connection<'_> {
                 args.extend(server_args.iter().map(|a| a.to_string()));
                 args
             }
+            Connection::Http {
+                transport,
+                url,
+                token,
+            } => {
+                let mut args = vec![
+                    "--transport".to_string(),
+                    transport.flag().to_string(),
+                    "--url".to_string(),
+                    url.to_string(),
+                ];
+                if let Some(token) = token {
+                    args.extend(["--token".to_string(), token.to_string()]);
+                }
+                args
+            }
         }
     }
 
     fn transport(&self) -> &'static str {
         match self {
             Connection::Stdio { .. } => "stdio",
+            Connection::Http { transport, .. } => transport.flag(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Connection::Stdio { .. } => "stdio".to_string(),
+            Connection::Http {
+                transport,
+                url,
+                token,
+            } => {
+                let token = match token {
+                    Some(t) => format!("token {t:?}"),
+                    None => "no token".to_string(),
+                };
+                format!("{} at {url} ({token})", transport.flag())
+            }
         }
     }
 }
@@ -124,6 +213,54 @@ pub struct Expect {
 
 /// Runs `sdk`'s client script against the server and checks its summary; returns the summary.
 pub fn run_client(sdk: Sdk, connection: Connection<'_>, expect: Expect) -> Value {
+    run_client_reporting(sdk, connection, expect, String::new)
+}
+
+/// [`run_client`], adding `context()` (the server's log, say) to every failure message.
+fn run_client_reporting(
+    sdk: Sdk,
+    connection: Connection<'_>,
+    expect: Expect,
+    context: impl Fn() -> String,
+) -> Value {
+    let mut cmd = client_command(sdk, connection, expect, CLIENT_TIMEOUT_SECS);
+    let what = format!("{} client over {}", sdk.name(), connection.describe());
+    let out = run_bounded(&mut cmd, CLIENT_KILL_AFTER)
+        .unwrap_or_else(|e| panic!("{what}: {e}{}", context()));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}) after {:.1} s\n--- stdout ---\n{}\n--- stderr ---\n{}{}",
+        out.status,
+        out.elapsed.as_secs_f64(),
+        out.stdout,
+        tail(&out.stderr, 8000),
+        context(),
+    );
+    let line = out
+        .stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "{what} printed no summary\nstderr:\n{}{}",
+                out.stderr,
+                context()
+            )
+        });
+    let summary: Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("{what}: summary is not JSON ({e}): {line}{}", context()));
+    check_summary(sdk, connection, expect, &summary);
+    summary
+}
+
+/// The command that runs `sdk`'s client script with these checks and time limit (seconds).
+fn client_command(
+    sdk: Sdk,
+    connection: Connection<'_>,
+    expect: Expect,
+    timeout_secs: u64,
+) -> Command {
     let mut cmd = match sdk {
         Sdk::Python => {
             let python = python_env();
@@ -143,28 +280,221 @@ pub fn run_client(sdk: Sdk, connection: Connection<'_>, expect: Expect) -> Value
         .args(["--expect-prompts", &expect.prompts.to_string()])
         .args(["--expect-tool-size", &expect.tool_size.to_string()])
         .args(["--expect-resource-size", &expect.resource_size.to_string()])
-        .args(["--timeout", &CLIENT_TIMEOUT_SECS.to_string()])
+        .args(["--timeout", &timeout_secs.to_string()])
         .args(connection.script_args());
-    let what = format!("{} client over {}", sdk.name(), connection.transport());
-    let out = run_bounded(&mut cmd, CLIENT_KILL_AFTER).unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}) after {:.1} s\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status,
-        out.elapsed.as_secs_f64(),
-        out.stdout,
-        tail(&out.stderr, 8000),
-    );
-    let line = out
-        .stdout
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or_else(|| panic!("{what} printed no summary\nstderr:\n{}", out.stderr));
-    let summary: Value = serde_json::from_str(line)
-        .unwrap_or_else(|e| panic!("{what}: summary is not JSON ({e}): {line}"));
-    check_summary(sdk, connection, expect, &summary);
-    summary
+    if let Connection::Http { .. } = connection {
+        // A proxy configured in the environment must not sit between the client and loopback.
+        cmd.env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost");
+    }
+    cmd
+}
+
+/// A server binary listening on 127.0.0.1 with an HTTP transport. Dropping it kills it.
+pub struct HttpServer {
+    server: Server,
+    transport: HttpTransport,
+    /// `http://127.0.0.1:PORT`, from the `listening on` line.
+    base_url: String,
+    /// `base_url` plus the transport's path: what the client is given.
+    url: String,
+}
+
+impl HttpServer {
+    /// Starts the binary with `-transport=<transport> -listen=127.0.0.1 -port=0` and `args`, and
+    /// waits (bounded) until it prints the address it listens on.
+    pub fn start(transport: HttpTransport, args: &[&str]) -> Self {
+        let mut cmd = command(
+            [
+                format!("-transport={}", transport.flag()),
+                "-listen=127.0.0.1".to_string(),
+                "-port=0".to_string(),
+            ]
+            .into_iter()
+            .chain(args.iter().map(|a| a.to_string())),
+        );
+        cmd.stdin(Stdio::null()).stdout(Stdio::null());
+        let mut server = Server::start(cmd);
+        const MARK: &str = "listening on ";
+        let line = server.wait_for_stderr_line(|l| l.contains("listening on http://"));
+        let at = line.find(MARK).expect("the line has the mark") + MARK.len();
+        let base_url = line[at..]
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_string();
+        let port = base_url
+            .strip_prefix("http://127.0.0.1:")
+            .and_then(|p| p.parse::<u16>().ok());
+        assert!(
+            port.is_some_and(|p| p != 0),
+            "unexpected listening line: {line}"
+        );
+        let url = format!("{base_url}{}", transport.path());
+        HttpServer {
+            server,
+            transport,
+            base_url,
+            url,
+        }
+    }
+
+    /// The URL the client is given (`…/mcp` or `…/sse`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.server.stderr()
+    }
+
+    fn connection<'a>(&'a self, token: Option<&'a str>) -> Connection<'a> {
+        Connection::Http {
+            transport: self.transport,
+            url: &self.url,
+            token,
+        }
+    }
+
+    /// The server's log, for failure messages.
+    fn log_section(&self) -> String {
+        format!("\n--- server stderr ---\n{}", tail(&self.stderr(), 8000))
+    }
+
+    /// Runs `sdk`'s client script against this server (sending `token` when set), checks its
+    /// summary, then checks the server is still sound (see [`Self::assert_sound`]).
+    pub fn run_client(&mut self, sdk: Sdk, token: Option<&str>, expect: Expect) -> Value {
+        let summary =
+            run_client_reporting(sdk, self.connection(token), expect, || self.log_section());
+        self.assert_sound();
+        summary
+    }
+
+    /// Runs `sdk`'s client script sending `token` (or none) to this server, which requires a
+    /// different one, and asserts that the client fails: it exits non-zero, or does not finish
+    /// in time and is killed. Also asserts that the server refused the client's first request
+    /// for the right reason (from its debug log, so the server must run with
+    /// `-log-level=debug`), that it let no request through, and that it is still sound.
+    /// Returns how the client ended, for the test's output.
+    pub fn run_refused_client(&mut self, sdk: Sdk, token: Option<&str>) -> String {
+        let connection = self.connection(token);
+        let what = format!("{} client over {}", sdk.name(), connection.describe());
+        let expect = Expect {
+            tools: 100,
+            resources: 100,
+            prompts: 100,
+            tool_size: 1000,
+            resource_size: 1000,
+            pages: [1, 1, 1],
+        };
+        let log_before = self.stderr().len();
+        let mut cmd = client_command(sdk, connection, expect, REFUSED_TIMEOUT_SECS);
+        let ended = match run_bounded(&mut cmd, REFUSED_KILL_AFTER) {
+            Ok(out) => {
+                assert!(
+                    !out.status.success(),
+                    "{what} succeeded without the right token\n--- stdout ---\n{}\n--- stderr ---\n{}{}",
+                    out.stdout,
+                    tail(&out.stderr, 8000),
+                    self.log_section(),
+                );
+                assert!(
+                    out.stderr.contains("interop FAILED"),
+                    "{what} did not fail through its own error path ({})\n--- stderr ---\n{}",
+                    out.status,
+                    tail(&out.stderr, 8000),
+                );
+                let reason = out
+                    .stderr
+                    .lines()
+                    .find(|l| l.contains("interop FAILED"))
+                    .unwrap_or_default()
+                    .to_string();
+                format!(
+                    "exited with {} after {:.1} s: {reason}",
+                    out.status,
+                    out.elapsed.as_secs_f64()
+                )
+            }
+            Err(e) if e.contains("was killed after") => format!("killed: {}", tail(&e, 2000)),
+            Err(e) => panic!("{what}: {e}"),
+        };
+        let log = self.stderr();
+        let log = &log[log_before.min(log.len())..];
+        let failure = if token.is_some() {
+            "WrongToken"
+        } else {
+            "MissingHeader"
+        };
+        let refused = format!(
+            "authentication failed ({failure}) for {}",
+            self.transport.first_request()
+        );
+        assert!(
+            log.lines().any(|l| l.ends_with(&refused)),
+            "{what}: the server did not log {refused:?} (client {ended}){}",
+            self.log_section()
+        );
+        assert!(
+            !log.contains("authenticated request"),
+            "{what}: the server let a request through (client {ended}){}",
+            self.log_section()
+        );
+        self.assert_sound();
+        ended
+    }
+
+    /// Asserts the server is still running, logged no panic and no error, and answers
+    /// `GET /health` with 200.
+    pub fn assert_sound(&mut self) {
+        if let Some(status) = self.server.try_status() {
+            panic!("the server exited ({status}){}", self.log_section());
+        }
+        let log = self.stderr();
+        for bad in ["panicked", " ERROR "] {
+            assert!(
+                !log.contains(bad),
+                "the server logged {bad:?}{}",
+                self.log_section()
+            );
+        }
+        let status = self
+            .health_status()
+            .unwrap_or_else(|e| panic!("GET /health: {e}{}", self.log_section()));
+        assert_eq!(status, 200, "GET /health{}", self.log_section());
+    }
+
+    /// The status code of `GET /health` on a fresh connection.
+    fn health_status(&self) -> Result<u16, String> {
+        let addr = self
+            .base_url
+            .strip_prefix("http://")
+            .expect("the base URL is http://");
+        let addr = addr
+            .parse()
+            .map_err(|e| format!("bad address {addr:?}: {e}"))?;
+        let mut conn = TcpStream::connect_timeout(&addr, PROBE_TIMEOUT)
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        conn.set_read_timeout(Some(PROBE_TIMEOUT))
+            .and_then(|()| conn.set_write_timeout(Some(PROBE_TIMEOUT)))
+            .map_err(|e| e.to_string())?;
+        conn.write_all(
+            format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .map_err(|e| format!("write: {e}"))?;
+        let mut reply = Vec::new();
+        conn.read_to_end(&mut reply)
+            .map_err(|e| format!("read: {e}"))?;
+        let reply = String::from_utf8_lossy(&reply);
+        let status_line = reply.lines().next().unwrap_or_default();
+        status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| format!("no status in {:?}", tail(&reply, 500)))
+    }
 }
 
 fn check_summary(sdk: Sdk, connection: Connection<'_>, expect: Expect, summary: &Value) {
