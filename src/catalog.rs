@@ -270,8 +270,8 @@ fn base64_encode(out: &mut Vec<u8>, data: &[u8]) {
 }
 
 /// Strict standard base64 (padding required); `None` on anything else.
-fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
-    if s.is_empty() || !s.len().is_multiple_of(4) || s.len() > 128 {
+pub fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
+    if s.is_empty() || !s.len().is_multiple_of(4) || s.len() > 8192 {
         return None;
     }
     let val = |c: u8| B64.iter().position(|&x| x == c).map(|p| p as u32);

@@ -15,7 +15,9 @@ use crate::json::{array_element_spans, member_span, write_escaped, write_string,
 use crate::jsonrpc::{
     Message, ParseError, Parser, RequestId, classify, write_error, write_result_start,
 };
-use crate::mcp::{LogLevel, Method, ProtocolVersion, error_code};
+use crate::mcp::{
+    LogLevel, MODERN_VERSION, MODERN_VERSIONS, Method, ProtocolVersion, error_code, meta,
+};
 use crate::payload::{FillerStream, write_payload_start, write_timestamp_now};
 
 /// How much of a large response is written before control goes back to the transport.
@@ -33,6 +35,46 @@ pub struct Dispatcher {
     server_name: String,
     /// Reported as `serverInfo.instanceId`, so a load test can tell replicas apart.
     instance_id: Option<String>,
+    /// 2026-07-28 caching hints: `ttlMs` of list results and of `resources/read`, and whether
+    /// shared caches may keep them (`cacheScope: public`).
+    cache: CacheHints,
+}
+
+/// The `ttlMs` / `cacheScope` hints put on cacheable 2026-07-28 results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheHints {
+    pub list_ttl_ms: u64,
+    pub read_ttl_ms: u64,
+    pub public: bool,
+}
+
+impl Default for CacheHints {
+    fn default() -> Self {
+        // The catalog never changes, so lists stay fresh; reads carry a timestamp.
+        Self {
+            list_ttl_ms: 300_000,
+            read_ttl_ms: 0,
+            public: true,
+        }
+    }
+}
+
+/// What the transport knows about a message's protocol era.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EraHint {
+    /// Decide from the message itself (stdio, legacy HTTP).
+    #[default]
+    FromMessage,
+    /// The transport already established a 2026-07-28 request (HTTP version header).
+    Modern,
+}
+
+/// Which cached-result hint a result carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cacheable {
+    No,
+    List,
+    Read,
 }
 
 /// Protocol state of one client connection (stdio process, HTTP session, SSE stream).
@@ -54,6 +96,22 @@ pub struct Outcome {
     pub method: Option<Method>,
     /// The JSON-RPC error code, when the reply is a single error.
     pub error_code: Option<i32>,
+    /// The request was served under the 2026-07-28 (stateless) rules.
+    pub modern: bool,
+    /// The error rejects the request itself (bad `_meta`, unsupported version): HTTP 400.
+    pub rejected: bool,
+}
+
+impl Outcome {
+    fn new(reply: Reply, method: Option<Method>, error_code: Option<i32>) -> Self {
+        Self {
+            reply,
+            method,
+            error_code,
+            modern: false,
+            rejected: false,
+        }
+    }
 }
 
 /// The state of the response after `handle` returns.
@@ -65,6 +123,9 @@ pub enum Reply {
     Complete,
     /// Part of the response has been written; the rest follows from the continuation.
     Partial(Continuation),
+    /// A `subscriptions/listen` acknowledgement (a notification) has been written; the
+    /// request stays open until the client ends it, and has no response of its own.
+    Subscription,
 }
 
 /// The unwritten rest of a large response.
@@ -134,6 +195,7 @@ struct RpcError {
     code: i32,
     message: String,
     data: Option<Vec<u8>>,
+    rejected: bool,
 }
 
 impl RpcError {
@@ -142,6 +204,7 @@ impl RpcError {
             code,
             message: message.into(),
             data: None,
+            rejected: false,
         }
     }
     fn invalid_params(message: impl Into<String>) -> Self {
@@ -158,7 +221,13 @@ impl Dispatcher {
             page_size,
             server_name: server_name.into(),
             instance_id: None,
+            cache: CacheHints::default(),
         }
+    }
+
+    pub fn with_cache_hints(mut self, cache: CacheHints) -> Self {
+        self.cache = cache;
+        self
     }
 
     pub fn with_instance_id(mut self, id: impl Into<String>) -> Self {
@@ -187,6 +256,18 @@ impl Dispatcher {
         raw: &[u8],
         out: &mut Vec<u8>,
     ) -> Outcome {
+        self.handle_with(session, parser, raw, out, EraHint::FromMessage)
+    }
+
+    /// [`Dispatcher::handle`] with what the transport knows of the message's era.
+    pub fn handle_with(
+        &self,
+        session: &mut Session,
+        parser: &mut Parser,
+        raw: &[u8],
+        out: &mut Vec<u8>,
+        hint: EraHint,
+    ) -> Outcome {
         enum Shape {
             Single(Outcome),
             Batch,
@@ -194,7 +275,7 @@ impl Dispatcher {
         let shape = parser.parse(raw, |parsed| match parsed {
             Err(e) => Shape::Single(self.parse_error(out, e)),
             Ok(v) if v.is_array() => Shape::Batch,
-            Ok(v) => Shape::Single(self.handle_value(session, raw, v, out)),
+            Ok(v) => Shape::Single(self.handle_value(session, raw, v, out, hint)),
         });
         match shape {
             Shape::Single(outcome) => outcome,
@@ -205,11 +286,7 @@ impl Dispatcher {
     fn parse_error(&self, out: &mut Vec<u8>, e: ParseError) -> Outcome {
         log::debug!("{}", e.message());
         write_error(out, None, error_code::PARSE_ERROR, e.message(), None);
-        Outcome {
-            reply: Reply::Complete,
-            method: None,
-            error_code: Some(error_code::PARSE_ERROR),
-        }
+        Outcome::new(Reply::Complete, None, Some(error_code::PARSE_ERROR))
     }
 
     fn handle_batch(
@@ -221,11 +298,7 @@ impl Dispatcher {
     ) -> Outcome {
         let single_error = |out: &mut Vec<u8>, message: &str| {
             write_error(out, None, error_code::INVALID_REQUEST, message, None);
-            Outcome {
-                reply: Reply::Complete,
-                method: None,
-                error_code: Some(error_code::INVALID_REQUEST),
-            }
+            Outcome::new(Reply::Complete, None, Some(error_code::INVALID_REQUEST))
         };
         if !session
             .protocol
@@ -265,18 +338,18 @@ impl Dispatcher {
                             "initialize must not be part of a batch",
                             None,
                         );
-                        return Outcome {
-                            reply: Reply::Complete,
-                            method: Some(Method::Initialize),
-                            error_code: Some(error_code::INVALID_REQUEST),
-                        };
+                        return Outcome::new(
+                            Reply::Complete,
+                            Some(Method::Initialize),
+                            Some(error_code::INVALID_REQUEST),
+                        );
                     }
-                    self.handle_value(session, element, v, out)
+                    self.handle_value(session, element, v, out, EraHint::FromMessage)
                 }
             });
             match outcome.reply {
                 Reply::Nothing => out.truncate(mark),
-                Reply::Complete => any = true,
+                Reply::Complete | Reply::Subscription => any = true,
                 Reply::Partial(rest) => {
                     rest.finish(&self.catalog, out);
                     any = true;
@@ -285,18 +358,10 @@ impl Dispatcher {
         }
         if !any {
             out.truncate(start);
-            return Outcome {
-                reply: Reply::Nothing,
-                method: None,
-                error_code: None,
-            };
+            return Outcome::new(Reply::Nothing, None, None);
         }
         out.push(b']');
-        Outcome {
-            reply: Reply::Complete,
-            method: None,
-            error_code: None,
-        }
+        Outcome::new(Reply::Complete, None, None)
     }
 
     fn handle_value(
@@ -305,57 +370,146 @@ impl Dispatcher {
         raw: &[u8],
         v: Value<'_, '_>,
         out: &mut Vec<u8>,
+        hint: EraHint,
     ) -> Outcome {
         match classify(v) {
             Message::Invalid { id, reason } => {
                 log::debug!("invalid request: {reason}");
                 write_error(out, id.as_ref(), error_code::INVALID_REQUEST, reason, None);
-                Outcome {
-                    reply: Reply::Complete,
-                    method: None,
-                    error_code: Some(error_code::INVALID_REQUEST),
-                }
+                Outcome::new(Reply::Complete, None, Some(error_code::INVALID_REQUEST))
             }
-            Message::Response => Outcome {
-                reply: Reply::Nothing,
-                method: None,
-                error_code: None,
-            },
+            Message::Response => Outcome::new(Reply::Nothing, None, None),
             Message::Notification { method } => {
                 let m = Method::parse(method);
                 log::debug!("notification {method}");
                 if m == Method::NotificationInitialized {
                     session.initialized = true;
                 }
-                Outcome {
-                    reply: Reply::Nothing,
-                    method: Some(m),
-                    error_code: None,
-                }
+                Outcome::new(Reply::Nothing, Some(m), None)
             }
             Message::Request { id, method, params } => {
                 let m = Method::parse(method);
                 log::debug!("request {method}");
+                let modern = hint == EraHint::Modern
+                    || params
+                        .and_then(|p| p.get("_meta"))
+                        .and_then(|m| m.get(meta::PROTOCOL_VERSION))
+                        .is_some()
+                    || matches!(m, Method::ServerDiscover | Method::SubscriptionsListen);
                 let start = out.len();
-                match self.handle_request(session, raw, &id, m, method, params, out) {
-                    Ok(reply) => Outcome {
-                        reply,
-                        method: Some(m),
-                        error_code: None,
-                    },
+                let handled = if modern {
+                    check_modern_meta(params)
+                        .and_then(|()| self.handle_modern(raw, &id, m, method, params, out))
+                } else {
+                    self.handle_request(session, raw, &id, m, method, params, out)
+                };
+                let mut outcome = match handled {
+                    Ok(reply) => Outcome::new(reply, Some(m), None),
                     Err(err) => {
                         out.truncate(start);
                         log::debug!("{method} failed: {} {}", err.code, err.message);
                         write_error(out, Some(&id), err.code, &err.message, err.data.as_deref());
-                        Outcome {
-                            reply: Reply::Complete,
-                            method: Some(m),
-                            error_code: Some(err.code),
-                        }
+                        let mut o = Outcome::new(Reply::Complete, Some(m), Some(err.code));
+                        o.rejected = err.rejected;
+                        o
                     }
-                }
+                };
+                outcome.modern = modern;
+                outcome
             }
         }
+    }
+
+    /// A 2026-07-28 request: stateless, no handshake methods, extra result fields.
+    fn handle_modern(
+        &self,
+        raw: &[u8],
+        id: &RequestId<'_>,
+        method: Method,
+        name: &str,
+        params: Option<Value<'_, '_>>,
+        out: &mut Vec<u8>,
+    ) -> Handled {
+        match method {
+            Method::ServerDiscover => {
+                self.discover(id, out);
+                Ok(Reply::Complete)
+            }
+            Method::SubscriptionsListen => {
+                listen_ack(id, params, out);
+                Ok(Reply::Subscription)
+            }
+            Method::ToolsList => self.list(true, Kind::Tool, id, params, out),
+            Method::ResourcesList => self.list(true, Kind::Resource, id, params, out),
+            Method::PromptsList => self.list(true, Kind::Prompt, id, params, out),
+            Method::ResourcesTemplatesList => {
+                self.templates_list(true, id, out);
+                Ok(Reply::Complete)
+            }
+            Method::ToolsCall => self.call_tool(true, raw, id, params, out),
+            Method::ResourcesRead => self.read_resource(true, id, params, out),
+            Method::PromptsGet => self.get_prompt(true, id, params, out),
+            Method::CompletionComplete => self.complete(true, id, params, out),
+            Method::Initialize
+            | Method::Ping
+            | Method::LoggingSetLevel
+            | Method::ResourcesSubscribe
+            | Method::ResourcesUnsubscribe => Err(RpcError::new(
+                error_code::METHOD_NOT_FOUND,
+                format!("Method not found: {name} does not exist in protocol {MODERN_VERSION}"),
+            )),
+            Method::NotificationInitialized | Method::NotificationCancelled | Method::Other => {
+                Err(RpcError::new(
+                    error_code::METHOD_NOT_FOUND,
+                    format!("Method not found: {name}"),
+                ))
+            }
+        }
+    }
+
+    /// `server/discover`: the versions and capabilities of the stateless era.
+    fn discover(&self, id: &RequestId<'_>, out: &mut Vec<u8>) {
+        self.open_result(out, id, true, Cacheable::List);
+        out.extend_from_slice(b"\"supportedVersions\":[");
+        for (i, v) in MODERN_VERSIONS.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_string(out, v);
+        }
+        out.extend_from_slice(
+            b"],\"capabilities\":{\"completions\":{},\"prompts\":{},\"resources\":{},\"tools\":{}}}}",
+        );
+    }
+
+    /// Writes `{"jsonrpc":"2.0","id":…,"result":{` and, for 2026-07-28 results, the fields
+    /// every result carries (`resultType`, `_meta` serverInfo) and the caching hints; the
+    /// caller writes the remaining fields and the closing braces.
+    fn open_result(&self, out: &mut Vec<u8>, id: &RequestId<'_>, modern: bool, cache: Cacheable) {
+        write_result_start(out, id);
+        out.push(b'{');
+        if !modern {
+            return;
+        }
+        out.extend_from_slice(b"\"resultType\":\"complete\",\"_meta\":{\"");
+        out.extend_from_slice(meta::SERVER_INFO.as_bytes());
+        out.extend_from_slice(b"\":{\"name\":");
+        write_string(out, &self.server_name);
+        out.extend_from_slice(b",\"version\":\"");
+        out.extend_from_slice(SERVER_VERSION.as_bytes());
+        out.extend_from_slice(b"\"}},");
+        let ttl = match cache {
+            Cacheable::No => return,
+            Cacheable::List => self.cache.list_ttl_ms,
+            Cacheable::Read => self.cache.read_ttl_ms,
+        };
+        out.extend_from_slice(b"\"ttlMs\":");
+        write_u64(out, ttl);
+        out.extend_from_slice(if self.cache.public {
+            b",\"cacheScope\":\"public\","
+        } else {
+            b",\"cacheScope\":\"private\","
+        });
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -390,23 +544,25 @@ impl Dispatcher {
                 write_empty_result(out, id);
                 Ok(Reply::Complete)
             }
-            Method::ToolsList => self.list(Kind::Tool, id, params, out),
-            Method::ResourcesList => self.list(Kind::Resource, id, params, out),
-            Method::PromptsList => self.list(Kind::Prompt, id, params, out),
+            Method::ToolsList => self.list(false, Kind::Tool, id, params, out),
+            Method::ResourcesList => self.list(false, Kind::Resource, id, params, out),
+            Method::PromptsList => self.list(false, Kind::Prompt, id, params, out),
             Method::ResourcesTemplatesList => {
-                self.templates_list(id, out);
+                self.templates_list(false, id, out);
                 Ok(Reply::Complete)
             }
-            Method::ToolsCall => self.call_tool(raw, id, params, out),
-            Method::ResourcesRead => self.read_resource(id, params, out),
-            Method::PromptsGet => self.get_prompt(id, params, out),
-            Method::CompletionComplete => self.complete(id, params, out),
-            Method::NotificationInitialized | Method::NotificationCancelled | Method::Other => {
-                Err(RpcError::new(
-                    error_code::METHOD_NOT_FOUND,
-                    format!("Method not found: {name}"),
-                ))
-            }
+            Method::ToolsCall => self.call_tool(false, raw, id, params, out),
+            Method::ResourcesRead => self.read_resource(false, id, params, out),
+            Method::PromptsGet => self.get_prompt(false, id, params, out),
+            Method::CompletionComplete => self.complete(false, id, params, out),
+            Method::ServerDiscover
+            | Method::SubscriptionsListen
+            | Method::NotificationInitialized
+            | Method::NotificationCancelled
+            | Method::Other => Err(RpcError::new(
+                error_code::METHOD_NOT_FOUND,
+                format!("Method not found: {name}"),
+            )),
         }
     }
 
@@ -472,6 +628,7 @@ impl Dispatcher {
 
     fn list(
         &self,
+        modern: bool,
         kind: Kind,
         id: &RequestId<'_>,
         params: Option<Value<'_, '_>>,
@@ -490,11 +647,11 @@ impl Dispatcher {
         } else {
             start.saturating_add(self.page_size).min(count)
         };
-        write_result_start(out, id);
+        self.open_result(out, id, modern, Cacheable::List);
         out.extend_from_slice(match kind {
-            Kind::Tool => b"{\"tools\":[",
-            Kind::Resource => b"{\"resources\":[",
-            Kind::Prompt => b"{\"prompts\":[",
+            Kind::Tool => b"\"tools\":[",
+            Kind::Resource => b"\"resources\":[",
+            Kind::Prompt => b"\"prompts\":[",
         });
         let mut rest = Continuation::List(ListRest {
             kind,
@@ -510,9 +667,9 @@ impl Dispatcher {
         })
     }
 
-    fn templates_list(&self, id: &RequestId<'_>, out: &mut Vec<u8>) {
-        write_result_start(out, id);
-        out.extend_from_slice(b"{\"resourceTemplates\":[");
+    fn templates_list(&self, modern: bool, id: &RequestId<'_>, out: &mut Vec<u8>) {
+        self.open_result(out, id, modern, Cacheable::List);
+        out.extend_from_slice(b"\"resourceTemplates\":[");
         if self.catalog.resources > 0 {
             out.extend_from_slice(b"{\"uriTemplate\":\"");
             write_escaped(out, self.catalog.resource_uri_prefix().as_bytes());
@@ -528,6 +685,7 @@ impl Dispatcher {
 
     fn call_tool(
         &self,
+        modern: bool,
         raw: &[u8],
         id: &RequestId<'_>,
         params: Option<Value<'_, '_>>,
@@ -545,8 +703,8 @@ impl Dispatcher {
         {
             return Err(RpcError::invalid_params("arguments must be an object"));
         }
-        write_result_start(out, id);
-        out.extend_from_slice(b"{\"content\":[{\"type\":\"text\",\"text\":\"{\\\"arguments\\\":");
+        self.open_result(out, id, modern, Cacheable::No);
+        out.extend_from_slice(b"\"content\":[{\"type\":\"text\",\"text\":\"{\\\"arguments\\\":");
         match args.and(raw_arguments(raw)) {
             Some(span) => write_escaped(out, span),
             None => out.extend_from_slice(b"null"),
@@ -566,6 +724,7 @@ impl Dispatcher {
 
     fn read_resource(
         &self,
+        modern: bool,
         id: &RequestId<'_>,
         params: Option<Value<'_, '_>>,
         out: &mut Vec<u8>,
@@ -575,14 +734,21 @@ impl Dispatcher {
             let mut data = b"{\"uri\":".to_vec();
             write_string(&mut data, uri);
             data.push(b'}');
+            // 2026-07-28 moved "resource not found" to Invalid Params.
+            let code = if modern {
+                error_code::INVALID_PARAMS
+            } else {
+                error_code::RESOURCE_NOT_FOUND
+            };
             return Err(RpcError {
-                code: error_code::RESOURCE_NOT_FOUND,
+                code,
                 message: format!("Resource not found: {uri}"),
                 data: Some(data),
+                rejected: false,
             });
         };
-        write_result_start(out, id);
-        out.extend_from_slice(b"{\"contents\":[{\"uri\":\"");
+        self.open_result(out, id, modern, Cacheable::Read);
+        out.extend_from_slice(b"\"contents\":[{\"uri\":\"");
         self.catalog.write_resource_uri(out, index);
         out.extend_from_slice(
             b"\",\"mimeType\":\"application/json\",\"text\":\"{\\\"data\\\":\\\"",
@@ -601,6 +767,7 @@ impl Dispatcher {
 
     fn get_prompt(
         &self,
+        modern: bool,
         id: &RequestId<'_>,
         params: Option<Value<'_, '_>>,
         out: &mut Vec<u8>,
@@ -629,8 +796,8 @@ impl Dispatcher {
         }
         let name = self.catalog.name(Kind::Prompt, index);
         let name = name.as_bytes();
-        write_result_start(out, id);
-        out.extend_from_slice(b"{\"description\":\"Benchmark prompt ");
+        self.open_result(out, id, modern, Cacheable::No);
+        out.extend_from_slice(b"\"description\":\"Benchmark prompt ");
         out.extend_from_slice(name);
         out.extend_from_slice(
             b"\",\"messages\":[{\"role\":\"user\",\"content\":{\"type\":\"text\",\"text\":\"Prompt: ",
@@ -680,6 +847,7 @@ impl Dispatcher {
 
     fn complete(
         &self,
+        modern: bool,
         id: &RequestId<'_>,
         params: Option<Value<'_, '_>>,
         out: &mut Vec<u8>,
@@ -724,8 +892,8 @@ impl Dispatcher {
                 )));
             }
         }
-        write_result_start(out, id);
-        out.extend_from_slice(b"{\"completion\":{\"values\":[");
+        self.open_result(out, id, modern, Cacheable::No);
+        out.extend_from_slice(b"\"completion\":{\"values\":[");
         for (i, v) in values.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
@@ -745,6 +913,80 @@ impl Dispatcher {
         out.extend_from_slice(b"}}}");
         Ok(Reply::Complete)
     }
+}
+
+/// Validates the `_meta` every 2026-07-28 request carries.
+fn check_modern_meta(params: Option<Value<'_, '_>>) -> Result<(), RpcError> {
+    let rejected = |code, message: String, data: Option<Vec<u8>>| RpcError {
+        code,
+        message,
+        data,
+        rejected: true,
+    };
+    let m = params
+        .and_then(|p| p.get("_meta"))
+        .filter(|m| m.is_object());
+    let version = m.and_then(|m| m.get(meta::PROTOCOL_VERSION));
+    let capabilities = m.and_then(|m| m.get(meta::CLIENT_CAPABILITIES));
+    let mut missing = Vec::new();
+    if version.is_none() {
+        missing.push(meta::PROTOCOL_VERSION);
+    }
+    if capabilities.is_none() {
+        missing.push(meta::CLIENT_CAPABILITIES);
+    }
+    if !missing.is_empty() {
+        return Err(rejected(
+            error_code::INVALID_PARAMS,
+            format!("Invalid params: missing _meta keys: {}", missing.join(", ")),
+            None,
+        ));
+    }
+    if !capabilities.is_some_and(|c| c.is_object()) {
+        return Err(rejected(
+            error_code::INVALID_PARAMS,
+            format!(
+                "Invalid params: _meta {} must be an object",
+                meta::CLIENT_CAPABILITIES
+            ),
+            None,
+        ));
+    }
+    let requested = version.and_then(|v| v.into_string());
+    if requested.is_some_and(|r| MODERN_VERSIONS.contains(&r)) {
+        return Ok(());
+    }
+    let mut data = b"{\"supported\":[".to_vec();
+    for (i, v) in MODERN_VERSIONS.iter().enumerate() {
+        if i > 0 {
+            data.push(b',');
+        }
+        write_string(&mut data, v);
+    }
+    data.extend_from_slice(b"],\"requested\":");
+    match requested {
+        Some(r) => write_string(&mut data, r),
+        None => data.extend_from_slice(b"null"),
+    }
+    data.push(b'}');
+    Err(rejected(
+        error_code::UNSUPPORTED_PROTOCOL_VERSION,
+        "Unsupported protocol version".to_string(),
+        Some(data),
+    ))
+}
+
+/// Writes the `notifications/subscriptions/acknowledged` that opens a listen stream. The
+/// catalog never changes, so no change notification is honoured: the acknowledged set is
+/// empty and the stream carries keep-alives only.
+fn listen_ack(id: &RequestId<'_>, _params: Option<Value<'_, '_>>, out: &mut Vec<u8>) {
+    out.extend_from_slice(
+        b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\",\"params\":{\"notifications\":{},\"_meta\":{\"",
+    );
+    out.extend_from_slice(meta::SUBSCRIPTION_ID.as_bytes());
+    out.extend_from_slice(b"\":");
+    id.write(out);
+    out.extend_from_slice(b"}}}");
 }
 
 /// The spec's cap on completion values per response.
@@ -849,6 +1091,7 @@ mod tests {
             }
             Reply::Complete => {}
             Reply::Partial(rest) => rest.finish(d.catalog(), &mut out),
+            Reply::Subscription => {}
         }
         Some(serde_json::from_slice(&out).expect("response is JSON"))
     }
@@ -997,7 +1240,7 @@ mod tests {
             ),
             (
                 r#"{"jsonrpc":"2.0","id":"a","method":"server/discover"}"#,
-                -32601,
+                -32602,
             ),
         ];
         for (msg, code) in cases {

@@ -52,6 +52,20 @@ impl ProtocolVersion {
     }
 }
 
+/// The stateless revision (no `initialize`, per-request `_meta`), served beside the
+/// handshake-era versions above.
+pub const MODERN_VERSION: &str = "2026-07-28";
+/// Versions the stateless era accepts, newest first.
+pub const MODERN_VERSIONS: [&str; 1] = [MODERN_VERSION];
+
+/// Reserved `_meta` keys of the 2026-07-28 revision.
+pub mod meta {
+    pub const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+    pub const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+    pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+    pub const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
+}
+
 /// JSON-RPC and MCP error codes.
 pub mod error_code {
     pub const PARSE_ERROR: i32 = -32700;
@@ -61,6 +75,12 @@ pub mod error_code {
     pub const INTERNAL_ERROR: i32 = -32603;
     /// MCP 2024-11-05 … 2025-11-25: resource not found.
     pub const RESOURCE_NOT_FOUND: i32 = -32002;
+    /// 2026-07-28: HTTP headers disagree with the body, or a required one is missing.
+    pub const HEADER_MISMATCH: i32 = -32020;
+    /// 2026-07-28: the request needs a client capability it did not declare.
+    pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i32 = -32021;
+    /// 2026-07-28: the request's protocol version is not served.
+    pub const UNSUPPORTED_PROTOCOL_VERSION: i32 = -32022;
 }
 
 /// The methods this server knows, client to server.
@@ -79,6 +99,10 @@ pub enum Method {
     PromptsList,
     PromptsGet,
     CompletionComplete,
+    /// 2026-07-28: capabilities and versions, replacing `initialize`.
+    ServerDiscover,
+    /// 2026-07-28: the long-lived change-notification stream.
+    SubscriptionsListen,
     NotificationInitialized,
     NotificationCancelled,
     /// Any other method name (an unknown request gets `-32601`, an unknown notification is
@@ -102,6 +126,8 @@ impl Method {
             "prompts/list" => Method::PromptsList,
             "prompts/get" => Method::PromptsGet,
             "completion/complete" => Method::CompletionComplete,
+            "server/discover" => Method::ServerDiscover,
+            "subscriptions/listen" => Method::SubscriptionsListen,
             "notifications/initialized" => Method::NotificationInitialized,
             "notifications/cancelled" => Method::NotificationCancelled,
             _ => Method::Other,

@@ -102,7 +102,7 @@ fn conformance(scenario: &str, checks: Checks) {
     let url = format!("{}/mcp", server_base_url(&mut server));
     for (suite, expected) in [(Suite::Release, checks.release), (Suite::Next, checks.next)] {
         let Some(expected) = expected else { continue };
-        run_scenario(install, suite, &url, scenario, expected, &server);
+        run_scenario(install, suite, &url, scenario, None, expected, &[], &server);
     }
     assert!(
         server.try_status().is_none(),
@@ -130,18 +130,51 @@ fn server_base_url(server: &mut Server) -> String {
     url.trim_end_matches('/').to_string()
 }
 
+/// Runs the 2026-07-28 variant of `scenario` with the prerelease suite (the release has no
+/// 2026 scenarios). `known_failures` are check ids that need fixture tools the default
+/// catalog does not have; every other check must pass.
+fn conformance_2026(scenario: &str, expected: u32, known_failures: &[&str]) {
+    let install = installed();
+    let mut server = start_server();
+    let url = format!("{}/mcp", server_base_url(&mut server));
+    run_scenario(
+        install,
+        Suite::Next,
+        &url,
+        scenario,
+        Some("2026-07-28"),
+        expected,
+        known_failures,
+        &server,
+    );
+    assert!(
+        server.try_status().is_none(),
+        "the server exited during {scenario}; stderr:\n{}",
+        server.stderr()
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run_scenario(
     install: &Install,
     suite: Suite,
     url: &str,
     scenario: &str,
+    spec_version: Option<&str>,
     expected: u32,
+    known_failures: &[&str],
     server: &Server,
 ) {
     let mut cmd = Command::new(&install.node);
     cmd.arg(install.cli(suite))
-        .args(["server", "--url", url, "--scenario", scenario, "--verbose"])
-        .current_dir(&install.dir)
+        .args(["server", "--url", url, "--scenario", scenario]);
+    match spec_version {
+        // The 2026 scenarios' verbose dumps run to hundreds of kilobytes, more than Node
+        // flushes to a pipe before it exits; their summary names each failed check anyway.
+        Some(v) => cmd.args(["--spec-version", v]),
+        None => cmd.arg("--verbose"),
+    };
+    cmd.current_dir(&install.dir)
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost")
         .env_remove("NODE_OPTIONS");
@@ -170,13 +203,26 @@ fn run_scenario(
     let Some(summary) = summary(&text) else {
         panic!("no `Passed:` summary line\n{}", report());
     };
-    assert!(out.status.success(), "the suite failed\n{}", report());
+    let failures = failed_checks(&text);
+    let unexpected: Vec<&String> = failures
+        .iter()
+        .filter(|f| !known_failures.contains(&f.as_str()))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "unexpected failed checks {unexpected:?}\n{}",
+        report()
+    );
+    let known = known_failures.len() as u32;
+    if known == 0 {
+        assert!(out.status.success(), "the suite failed\n{}", report());
+    }
     assert_eq!(
         summary,
         Summary {
-            passed: expected,
+            passed: expected - known,
             total: expected,
-            failed: 0,
+            failed: known,
             warnings: 0
         },
         "expected all {expected} checks to pass without warnings (the count is fixed for \
@@ -189,6 +235,17 @@ fn run_scenario(
         summary.total,
         out.elapsed.as_secs_f64()
     );
+}
+
+/// The ids of the checks the suite reports as `FAILURE`.
+fn failed_checks(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.contains("] FAILURE"))
+        .filter_map(|l| {
+            let id = l.split('[').nth(1)?.split(']').next()?.trim();
+            Some(id.to_string())
+        })
+        .collect()
 }
 
 /// The suite's `Passed: P/T, F failed, W warnings` line.
@@ -673,4 +730,71 @@ fn dns_rebinding_protection() {
             next: Some(2),
         },
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The 2026-07-28 (stateless) scenarios, prerelease suite only
+// ---------------------------------------------------------------------------------------
+
+/// `server/discover`, per-request `_meta` validation (-32602, HTTP 400), unsupported versions
+/// (-32022), header mismatch (-32020), removed methods and unknown ones (404 + -32601), and
+/// the `subscriptions/listen` acknowledgement. The four failing checks call diagnostic tools
+/// (`test_missing_capability`, `test_streaming_elicitation`, `test_logging_tool`) that only
+/// a fixture catalog has.
+#[test]
+fn server_stateless_2026() {
+    conformance_2026(
+        "server-stateless",
+        28,
+        &[
+            "sep-2575-server-rejects-undeclared-capability",
+            "sep-2575-missing-capability-http-400",
+            "sep-2575-http-server-no-independent-requests-on-stream",
+            "sep-2575-server-no-log-without-loglevel",
+        ],
+    );
+}
+
+/// `ttlMs` and `cacheScope` on every list result and on `resources/read`.
+#[test]
+fn caching_2026() {
+    conformance_2026("caching", 8, &[]);
+}
+
+/// `Mcp-Method` / `Mcp-Name` must agree with the body (-32020, HTTP 400), header names are
+/// case-insensitive, values case-sensitive, surrounding whitespace ignored.
+#[test]
+fn http_header_validation_2026() {
+    conformance_2026("http-header-validation", 14, &[]);
+}
+
+/// An unknown resource is `-32602` with `data.uri` under 2026-07-28.
+#[test]
+fn resource_not_found_2026() {
+    conformance_2026("sep-2164-resource-not-found", 4, &[]);
+}
+
+#[test]
+fn tools_list_2026() {
+    conformance_2026("tools-list", 4, &[]);
+}
+
+#[test]
+fn resources_list_2026() {
+    conformance_2026("resources-list", 2, &[]);
+}
+
+#[test]
+fn prompts_list_2026() {
+    conformance_2026("prompts-list", 2, &[]);
+}
+
+#[test]
+fn server_sse_multiple_streams_2026() {
+    conformance_2026("server-sse-multiple-streams", 1, &[]);
+}
+
+#[test]
+fn dns_rebinding_protection_2026() {
+    conformance_2026("dns-rebinding-protection", 2, &[]);
 }

@@ -221,7 +221,6 @@ fn unknown_methods_are_method_not_found() {
     let mut c = ready(&["-log-level=none"]);
     for method in [
         "nope",
-        "server/discover",
         "Tools/List",
         "tools/list/",
         "notifications/initialized",
@@ -1460,4 +1459,117 @@ fn integers_beyond_64_bits_are_valid_json_and_are_echoed() {
             preview(text)
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The 2026-07-28 era, beside the handshake on the same pipe
+
+fn modern_meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}
+    })
+}
+
+#[test]
+fn server_discover_opens_the_stateless_era_without_initialize() {
+    let mut c = StdioClient::start(["-tools=3", "-log-level=none"]);
+    let r = c.result("server/discover", json!({"_meta": modern_meta()}));
+    assert_eq!(r["resultType"], "complete");
+    assert_eq!(r["supportedVersions"], json!(["2026-07-28"]));
+    for cap in ["tools", "resources", "prompts", "completions"] {
+        assert!(r["capabilities"][cap].is_object(), "{cap}: {r}");
+    }
+    assert_eq!(
+        r["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "benchmark-server"
+    );
+    assert!(
+        r["ttlMs"].as_u64().is_some() && r["cacheScope"] == "public",
+        "{r}"
+    );
+
+    let tools = c.result("tools/list", json!({"_meta": modern_meta()}));
+    assert_eq!(tools["resultType"], "complete");
+    assert_eq!(tools["ttlMs"], 300_000);
+    assert_eq!(tools["tools"].as_array().unwrap().len(), 3);
+    let read = c.result(
+        "resources/read",
+        json!({"uri": "benchmark://benchmark_resource_0", "_meta": modern_meta()}),
+    );
+    assert_eq!(
+        read["ttlMs"], 0,
+        "reads carry a timestamp, so they are stale at once"
+    );
+    let call = c.result(
+        "tools/call",
+        json!({"name": "benchmark_tool_1", "_meta": modern_meta()}),
+    );
+    assert_eq!(call["resultType"], "complete");
+    assert!(
+        call.get("ttlMs").is_none(),
+        "tool results are not cacheable: {call}"
+    );
+    // The handshake era still works on the same pipe.
+    c.handshake(LATEST);
+    let legacy = c.result("tools/list", json!({}));
+    assert!(legacy.get("resultType").is_none(), "{legacy}");
+}
+
+#[test]
+fn stateless_requests_are_validated_and_removed_methods_are_gone() {
+    let mut c = StdioClient::start(["-log-level=none"]);
+    let e = c.error("server/discover", json!({}));
+    assert_error(&e, -32602);
+    let e = c.error(
+        "server/discover",
+        json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}),
+    );
+    assert_error(&e, -32602);
+    let e = c.error(
+        "tools/list",
+        json!({"_meta": {
+            "io.modelcontextprotocol/protocolVersion": "1999-01-01",
+            "io.modelcontextprotocol/clientCapabilities": {}
+        }}),
+    );
+    assert_error(&e, -32022);
+    assert_eq!(e["data"]["supported"], json!(["2026-07-28"]));
+    assert_eq!(e["data"]["requested"], "1999-01-01");
+    for removed in [
+        "initialize",
+        "ping",
+        "logging/setLevel",
+        "resources/subscribe",
+    ] {
+        let e = c.error(removed, json!({"_meta": modern_meta()}));
+        assert_error(&e, -32601);
+    }
+    let e = c.error(
+        "resources/read",
+        json!({"uri": "benchmark://nope", "_meta": modern_meta()}),
+    );
+    assert_error(&e, -32602);
+    assert_eq!(e["data"]["uri"], "benchmark://nope");
+    c.ping();
+}
+
+#[test]
+fn subscriptions_listen_is_acknowledged_with_its_id() {
+    let mut c = StdioClient::start(["-log-level=none"]);
+    c.send(&json!({
+        "jsonrpc": "2.0", "id": "sub-1", "method": "subscriptions/listen",
+        "params": {"notifications": {"toolsListChanged": true}, "_meta": modern_meta()}
+    }));
+    let ack = c.recv();
+    assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+    assert_eq!(
+        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        "sub-1"
+    );
+    assert!(
+        ack.get("id").is_none(),
+        "an acknowledgement is a notification: {ack}"
+    );
+    c.ping();
 }

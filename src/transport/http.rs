@@ -16,14 +16,17 @@ use super::{
     EventStream, HttpResponse, Instance, ResponseBody, StreamingReply, accepts, empty_response,
     json_response, method_not_allowed, read_body, sse_headers, text_response, with_parser,
 };
+use crate::catalog::base64_decode;
 use crate::cli::{ResponseMode, SessionMode};
-use crate::dispatch::{Reply, Session};
-use crate::json::member_span;
-use crate::mcp::{Method as McpMethod, ProtocolVersion, error_code};
+use crate::dispatch::{EraHint, Reply, Session};
+use crate::json::{member_span, write_string};
+use crate::mcp::{MODERN_VERSION, Method as McpMethod, ProtocolVersion, error_code, meta};
 use crate::session::Found;
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
+const METHOD_HEADER: &str = "mcp-method";
+const NAME_HEADER: &str = "mcp-name";
 const ALLOW: &str = "GET, POST, DELETE, OPTIONS";
 const SSE_EVENT_START: &[u8] = b"event: message\ndata: ";
 const SSE_EVENT_END: &[u8] = b"\n\n";
@@ -35,6 +38,14 @@ pub async fn route(inst: &Instance, path: &str, req: Request<Incoming>) -> HttpR
             StatusCode::NOT_FOUND,
             "Not found: the MCP endpoint is / or /mcp\n",
         );
+    }
+    // 2026-07-28 has no GET stream and no sessions to DELETE.
+    let modern = req
+        .headers()
+        .get(VERSION_HEADER)
+        .is_some_and(|v| v.as_bytes().trim_ascii() == MODERN_VERSION.as_bytes());
+    if modern && *req.method() != Method::POST {
+        return method_not_allowed("POST, OPTIONS");
     }
     match *req.method() {
         Method::POST => post(inst, req).await,
@@ -61,12 +72,7 @@ fn protocol_header(req: &Request<Incoming>) -> Result<Option<ProtocolVersion>, H
         .ok()
         .and_then(ProtocolVersion::parse)
         .map(Some)
-        .ok_or_else(|| {
-            text_response(
-                StatusCode::BAD_REQUEST,
-                "Bad Request: unsupported MCP-Protocol-Version (supported: 2024-11-05, 2025-03-26, 2025-06-18, 2025-11-25)\n",
-            )
-        })
+        .ok_or_else(unsupported_version_header)
 }
 
 /// Whether the body is a single `initialize` request (cheap scan; the dispatcher validates).
@@ -96,19 +102,62 @@ async fn post(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
             "Not Acceptable: Accept must allow application/json or text/event-stream\n",
         );
     }
-    let header_version = match protocol_header(&req) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let mode = inst.sessions.mode();
-    let presented = session_id(&req).map(str::to_string);
+    let headers = RequestHeaders::of(&req);
     let body = match read_body(req, inst.shared.max_request_bytes).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let initialize = is_initialize(&body);
+    let sse = match inst.config.response_mode {
+        ResponseMode::Json => false,
+        ResponseMode::Sse => true,
+        ResponseMode::Auto => !accept.json,
+    };
+    // A 2026-07-28 request says so in its header or its `_meta`; everything else is the
+    // handshake era.
+    let body_version = modern_body_version(&body);
+    if headers.version.as_deref() == Some(MODERN_VERSION) || body_version.is_some() {
+        return modern_post(inst, &headers, body_version, &body, sse);
+    }
+    legacy_post(inst, &headers, &body, sse)
+}
+
+/// The headers a POST is judged by, copied out before the body is read.
+struct RequestHeaders {
+    version: Option<String>,
+    session: Option<String>,
+    method: Option<String>,
+    name: Option<String>,
+}
+
+impl RequestHeaders {
+    fn of(req: &Request<Incoming>) -> Self {
+        // Header values are compared without surrounding whitespace (RFC 9110 §5.5).
+        let get = |name: &str| {
+            req.headers()
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+        };
+        Self {
+            version: get(VERSION_HEADER),
+            session: get(SESSION_HEADER),
+            method: get(METHOD_HEADER),
+            name: get(NAME_HEADER),
+        }
+    }
+}
+
+fn legacy_post(inst: &Instance, headers: &RequestHeaders, body: &Bytes, sse: bool) -> HttpResponse {
+    let header_version = match headers.version.as_deref() {
+        None => None,
+        Some(v) => match ProtocolVersion::parse(v) {
+            Some(v) => Some(v),
+            None => return unsupported_version_header(),
+        },
+    };
+    let mode = inst.sessions.mode();
+    let initialize = is_initialize(body);
     // The session whose state this request uses (None: a fresh one, e.g. for initialize).
-    let found = match (mode, initialize, &presented) {
+    let found = match (mode, initialize, &headers.session) {
         (SessionMode::Stateless, _, _) | (_, true, _) => None,
         (_, false, None) => return missing_session(),
         (_, false, Some(id)) => match inst.sessions.get(id) {
@@ -116,49 +165,200 @@ async fn post(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
             None => return unknown_session(),
         },
     };
-    let sse = match inst.config.response_mode {
-        ResponseMode::Json => false,
-        ResponseMode::Sse => true,
-        ResponseMode::Auto => !accept.json,
-    };
     let mut out = Vec::with_capacity(1024);
     if sse {
         out.extend_from_slice(SSE_EVENT_START);
     }
-    let prefix_len = out.len();
     let dispatcher = &inst.dispatcher;
     let mut fresh = Session {
         protocol: header_version.or(Some(ProtocolVersion::DEFAULT_ASSUMED)),
         ..Session::default()
     };
     let outcome = with_parser(|parser| match &found {
-        Some(Found::Stored(entry)) => {
-            dispatcher.handle(&mut entry.state(), parser, &body, &mut out)
-        }
-        Some(Found::Signed(state)) => {
-            dispatcher.handle(&mut state.clone(), parser, &body, &mut out)
-        }
-        None => dispatcher.handle(&mut fresh, parser, &body, &mut out),
+        Some(Found::Stored(entry)) => dispatcher.handle(&mut entry.state(), parser, body, &mut out),
+        Some(Found::Signed(state)) => dispatcher.handle(&mut state.clone(), parser, body, &mut out),
+        None => dispatcher.handle(&mut fresh, parser, body, &mut out),
     });
-    let rest = match outcome.reply {
-        Reply::Nothing => return empty_response(StatusCode::ACCEPTED),
-        Reply::Complete => None,
-        Reply::Partial(rest) => Some(rest),
-    };
-    // Messages that are not JSON-RPC at all are refused at the HTTP level too.
-    if outcome.method.is_none()
-        && matches!(
-            outcome.error_code,
-            Some(error_code::PARSE_ERROR | error_code::INVALID_REQUEST)
-        )
-    {
-        return json_response(StatusCode::BAD_REQUEST, out.split_off(prefix_len));
-    }
     let new_session = (initialize
         && mode != SessionMode::Stateless
         && outcome.method == Some(McpMethod::Initialize)
         && outcome.error_code.is_none())
     .then(|| inst.sessions.create(fresh));
+    let mut response = reply_response(inst, outcome, out, sse);
+    if let Some(id) = new_session
+        && let Ok(v) = HeaderValue::from_str(&id)
+    {
+        response.headers_mut().insert(SESSION_HEADER, v);
+    }
+    response
+}
+
+/// A 2026-07-28 POST: no sessions; the mirrored headers must agree with the body.
+fn modern_post(
+    inst: &Instance,
+    headers: &RequestHeaders,
+    body_version: Option<String>,
+    body: &Bytes,
+    sse: bool,
+) -> HttpResponse {
+    if let Err(message) = check_mirrored_headers(headers, body_version.as_deref(), body) {
+        log::debug!("header mismatch: {message}");
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+        out.extend_from_slice(raw_id(body).unwrap_or(b"null"));
+        out.extend_from_slice(b",\"error\":{\"code\":-32020,\"message\":");
+        write_string(&mut out, &message);
+        out.extend_from_slice(b"}}");
+        return json_response(StatusCode::BAD_REQUEST, out);
+    }
+    let mut out = Vec::with_capacity(1024);
+    if sse {
+        out.extend_from_slice(SSE_EVENT_START);
+    }
+    let outcome = with_parser(|parser| {
+        inst.dispatcher.handle_with(
+            &mut Session::default(),
+            parser,
+            body,
+            &mut out,
+            EraHint::Modern,
+        )
+    });
+    reply_response(inst, outcome, out, sse)
+}
+
+/// `Ok` when `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` agree with the body;
+/// otherwise the mismatch, for a `-32020` error.
+fn check_mirrored_headers(
+    headers: &RequestHeaders,
+    body_version: Option<&str>,
+    body: &[u8],
+) -> Result<(), String> {
+    let Some(version) = headers.version.as_deref() else {
+        return Err("Header mismatch: missing MCP-Protocol-Version header".to_string());
+    };
+    if let Some(body_version) = body_version
+        && body_version != version
+    {
+        return Err(format!(
+            "Header mismatch: MCP-Protocol-Version header '{version}' does not match _meta protocolVersion '{body_version}'"
+        ));
+    }
+    let Some(method) = string_member(body, &["method"]) else {
+        return Ok(()); // not a request: the dispatcher answers it
+    };
+    match headers.method.as_deref() {
+        None => return Err("Header mismatch: missing Mcp-Method header".to_string()),
+        Some(h) if h != method => {
+            return Err(format!(
+                "Header mismatch: Mcp-Method header value '{h}' does not match body value '{method}'"
+            ));
+        }
+        Some(_) => {}
+    }
+    let name_field = match method.as_str() {
+        "tools/call" | "prompts/get" => "name",
+        "resources/read" => "uri",
+        _ => return Ok(()),
+    };
+    let Some(body_name) = string_member(body, &["params", name_field]) else {
+        return Ok(()); // missing parameter: the dispatcher's -32602
+    };
+    let Some(header) = headers.name.as_deref() else {
+        return Err("Header mismatch: missing Mcp-Name header".to_string());
+    };
+    let decoded = decode_header_value(header).ok_or_else(|| {
+        format!("Header mismatch: Mcp-Name header value '{header}' is not valid base64")
+    })?;
+    if decoded != body_name {
+        return Err(format!(
+            "Header mismatch: Mcp-Name header value '{decoded}' does not match body value '{body_name}'"
+        ));
+    }
+    Ok(())
+}
+
+/// Decodes the `=?base64?…?=` sentinel form of a mirrored header value; plain values are
+/// literal.
+fn decode_header_value(v: &str) -> Option<String> {
+    match v
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    {
+        None => Some(v.to_string()),
+        Some(encoded) => String::from_utf8(base64_decode(encoded.as_bytes())?).ok(),
+    }
+}
+
+/// The string at `path` in the JSON object `body` (scanned, not parsed).
+fn string_member(body: &[u8], path: &[&str]) -> Option<String> {
+    let mut at = 0;
+    let mut span = None;
+    for key in path {
+        let (s, e) = member_span(body, at, key)?;
+        at = s;
+        span = Some((s, e));
+    }
+    let (s, e) = span?;
+    serde_json::from_slice::<String>(&body[s..e]).ok()
+}
+
+/// `params._meta["io.modelcontextprotocol/protocolVersion"]`, when the body has one.
+fn modern_body_version(body: &[u8]) -> Option<String> {
+    string_member(body, &["params", "_meta", meta::PROTOCOL_VERSION])
+}
+
+/// The raw `id` of a request body, if it is a string or a number.
+fn raw_id(body: &[u8]) -> Option<&[u8]> {
+    let (s, e) = member_span(body, 0, "id")?;
+    let id = &body[s..e];
+    matches!(id.first(), Some(b'"' | b'-' | b'0'..=b'9')).then_some(id)
+}
+
+fn unsupported_version_header() -> HttpResponse {
+    text_response(
+        StatusCode::BAD_REQUEST,
+        "Bad Request: unsupported MCP-Protocol-Version (supported: 2024-11-05, 2025-03-26, 2025-06-18, 2025-11-25, 2026-07-28)\n",
+    )
+}
+
+/// Turns a dispatcher outcome into the HTTP response: status, framing and body.
+fn reply_response(
+    inst: &Instance,
+    outcome: crate::dispatch::Outcome,
+    mut out: Vec<u8>,
+    sse: bool,
+) -> HttpResponse {
+    let prefix_len = if sse { SSE_EVENT_START.len() } else { 0 };
+    let rest = match outcome.reply {
+        Reply::Nothing => return empty_response(StatusCode::ACCEPTED),
+        Reply::Complete => None,
+        Reply::Partial(rest) => Some(rest),
+        Reply::Subscription => {
+            // The acknowledgement opens a stream that stays until the client closes it.
+            let mut event = SSE_EVENT_START.to_vec();
+            event.extend_from_slice(&out[prefix_len..]);
+            event.extend_from_slice(SSE_EVENT_END);
+            let mut response = HttpResponse::new(ResponseBody::Events(Box::new(
+                EventStream::idle_after(&inst.shared, Bytes::from(event)),
+            )));
+            sse_headers(&mut response);
+            return response;
+        }
+    };
+    let status = match outcome.error_code {
+        // Not JSON-RPC at all, or refused before dispatch: an HTTP error too.
+        Some(error_code::PARSE_ERROR | error_code::INVALID_REQUEST) if outcome.method.is_none() => {
+            return json_response(StatusCode::BAD_REQUEST, out.split_off(prefix_len));
+        }
+        _ if outcome.rejected => {
+            return json_response(StatusCode::BAD_REQUEST, out.split_off(prefix_len));
+        }
+        Some(error_code::METHOD_NOT_FOUND) if outcome.modern => {
+            return json_response(StatusCode::NOT_FOUND, out.split_off(prefix_len));
+        }
+        _ => StatusCode::OK,
+    };
     let mut response = match rest {
         None => {
             if sse {
@@ -173,6 +373,7 @@ async fn post(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
             suffix: if sse { SSE_EVENT_END } else { b"" },
         }))),
     };
+    *response.status_mut() = status;
     if sse {
         sse_headers(&mut response);
     } else {
@@ -180,11 +381,6 @@ async fn post(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-    }
-    if let Some(id) = new_session
-        && let Ok(v) = HeaderValue::from_str(&id)
-    {
-        response.headers_mut().insert(SESSION_HEADER, v);
     }
     response
 }

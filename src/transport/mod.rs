@@ -184,6 +184,13 @@ impl EventStream {
         Self::with_sender(shared, rx, None, Some(tx))
     }
 
+    /// Like [`EventStream::idle`], opening with `first`.
+    pub fn idle_after(shared: &Shared, first: Bytes) -> Self {
+        let (tx, rx) = mpsc::channel(1);
+        let _ = tx.try_send(first);
+        Self::with_sender(shared, rx, None, Some(tx))
+    }
+
     fn with_sender(
         shared: &Shared,
         rx: mpsc::Receiver<Bytes>,

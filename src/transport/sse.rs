@@ -184,7 +184,7 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
     });
     let mut rest = match outcome.reply {
         Reply::Nothing => return empty_response(StatusCode::ACCEPTED),
-        Reply::Complete => None,
+        Reply::Complete | Reply::Subscription => None,
         Reply::Partial(rest) => Some(rest),
     };
     if outcome.method.is_none()

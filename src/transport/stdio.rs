@@ -108,7 +108,7 @@ impl Connection<'_> {
                 .handle(&mut self.session, &mut self.parser, line, &mut self.out);
         match outcome.reply {
             Reply::Nothing => {}
-            Reply::Complete => self.out.push(b'\n'),
+            Reply::Complete | Reply::Subscription => self.out.push(b'\n'),
             Reply::Partial(mut rest) => {
                 loop {
                     if self.out.len() >= CHUNK_BYTES {
