@@ -45,7 +45,7 @@ fn answer(
     };
     match d.handle(session, parser, request, out).reply {
         Reply::Nothing => {}
-        Reply::Complete => out.push(b'\n'),
+        Reply::Complete | Reply::Subscription => out.push(b'\n'),
         Reply::Partial(mut rest) => {
             loop {
                 if out.len() >= CHUNK_BYTES {

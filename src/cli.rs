@@ -67,6 +67,12 @@ const FLAGS: &[Flag] = &[
         "Bearer token for authentication (SSE/HTTP only)",
     ),
     flag(
+        "cache-scope",
+        Str,
+        "public",
+        "cacheScope of 2026-07-28 list and read results: public | private",
+    ),
+    flag(
         "healthcheck",
         OptionalStr,
         "",
@@ -78,6 +84,12 @@ const FLAGS: &[Flag] = &[
         Str,
         "",
         "Name of this replica in /health, /version, serverInfo and X-Instance-Id (default: hostname:port)",
+    ),
+    flag(
+        "list-ttl",
+        Str,
+        "5m",
+        "ttlMs of 2026-07-28 list results (tools, resources, templates, prompts, discover)",
     ),
     flag("listen", Str, "0.0.0.0", "Listen interface for sse/http"),
     flag(
@@ -128,6 +140,12 @@ const FLAGS: &[Flag] = &[
         Str,
         "",
         "External base URL advertised to SSE clients",
+    ),
+    flag(
+        "read-ttl",
+        Str,
+        "0s",
+        "ttlMs of 2026-07-28 resources/read results",
     ),
     flag(
         "resource-size",
@@ -282,6 +300,8 @@ pub struct Config {
     pub sse_keepalive: Duration,
     /// `-instance-id`, when given (the default depends on the bound port).
     pub instance_id: Option<String>,
+    /// `-list-ttl`, `-read-ttl`, `-cache-scope`.
+    pub cache: crate::dispatch::CacheHints,
 }
 
 /// What the command line asks for.
@@ -778,6 +798,21 @@ where
         allowed_origins,
         sse_keepalive,
         instance_id: non_empty(text("instance-id")),
+        cache: crate::dispatch::CacheHints {
+            list_ttl_ms: duration("list-ttl")?.as_millis() as u64,
+            read_ttl_ms: duration("read-ttl")?.as_millis() as u64,
+            public: match text("cache-scope").to_ascii_lowercase().as_str() {
+                "public" => true,
+                "private" => false,
+                _ => {
+                    return Err(invalid(
+                        "cache-scope",
+                        &text("cache-scope"),
+                        "must be public or private",
+                    ));
+                }
+            },
+        },
     })
 }
 

@@ -118,7 +118,8 @@ fn run(config: &Config) -> Result<(), String> {
                 .clone()
                 .unwrap_or_else(transport::hostname);
             let dispatcher = Dispatcher::new(catalog(config), config.page_size, "benchmark-server")
-                .with_instance_id(instance);
+                .with_instance_id(instance)
+                .with_cache_hints(config.cache);
             log::info!("serving via stdio transport");
             stdio::serve(
                 &dispatcher,

@@ -628,7 +628,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
             shared: shared.clone(),
             dispatcher: Arc::new(
                 Dispatcher::new(catalog, config.page_size, name.clone())
-                    .with_instance_id(instance_id),
+                    .with_instance_id(instance_id)
+                    .with_cache_hints(config.cache),
             ),
             config: config.clone(),
             sessions: SessionStore::new(
