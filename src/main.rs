@@ -49,7 +49,8 @@ fn main() -> ExitCode {
     match run(&config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error!("{e}");
+            // Printed whatever -log-level says: a server that cannot start must say why.
+            eprintln!("benchmark-server: {e}");
             ExitCode::from(1)
         }
     }

@@ -439,3 +439,14 @@ fn a_bad_bench_variable_names_itself() {
         done.stderr
     );
 }
+
+#[test]
+fn a_server_that_cannot_start_says_why_even_at_log_level_none() {
+    let done = run(["-transport=http", "-addr=not-an-address", "-log-level=none"]);
+    assert_eq!(done.code(), 1, "{}", done.stderr);
+    assert!(
+        done.stderr.contains("not-an-address"),
+        "the error names the address: {:?}",
+        done.stderr
+    );
+}

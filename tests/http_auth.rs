@@ -476,3 +476,46 @@ fn preflight_is_authenticated_and_origin_checked() {
         assert_eq!(r.header("access-control-allow-origin"), None);
     }
 }
+
+#[test]
+fn duplicate_or_missing_host_and_origin_headers_are_refused() {
+    for transport in TRANSPORTS {
+        let s = start(transport, &[]);
+        let req = mcp_request(transport);
+        // A second Host must not slip a foreign name past the DNS-rebinding check.
+        let two_hosts = req
+            .clone()
+            .no_host()
+            .header("Host", "127.0.0.1")
+            .header("Host", "evil.example.com");
+        let r = send(&s, &two_hosts);
+        assert_eq!(r.status(), 400, "two Hosts: {:?} {}", r.head, r.text());
+        let r = send(&s, &req.clone().no_host());
+        assert_eq!(r.status(), 400, "HTTP/1.1 without Host: {:?}", r.head);
+        for pair in [
+            ["http://localhost", "http://evil.example.com"],
+            ["http://evil.example.com", "http://localhost"],
+        ] {
+            let r = send(
+                &s,
+                &req.clone()
+                    .header("Origin", pair[0])
+                    .header("Origin", pair[1]),
+            );
+            assert_eq!(r.status(), 403, "Origins {pair:?}: {:?}", r.head);
+        }
+    }
+}
+
+#[test]
+fn an_absolute_form_target_names_the_host() {
+    for transport in TRANSPORTS {
+        let s = start(transport, &[]);
+        let foreign = match transport {
+            "http" => Request::mcp("http://evil.example.com/mcp", &initialize(1, Some(LATEST))),
+            _ => Request::sse("http://evil.example.com/sse"),
+        };
+        let r = send(&s, &foreign);
+        assert_eq!(r.status(), 403, "absolute-form foreign host: {:?}", r.head);
+    }
+}

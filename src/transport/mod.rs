@@ -403,21 +403,48 @@ fn is_loopback_host(host: &str) -> bool {
 }
 
 /// DNS-rebinding and cross-origin checks: `Err` carries the 403 reason.
-pub fn check_host_and_origin(inst: &Instance, headers: &HeaderMap) -> Result<(), &'static str> {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+pub fn check_host_and_origin(
+    inst: &Instance,
+    req: &Request<Incoming>,
+) -> Result<(), (StatusCode, &'static str)> {
+    let headers = req.headers();
+    let forbidden = |why| Err((StatusCode::FORBIDDEN, why));
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let host_header = hosts.next().and_then(|h| h.to_str().ok());
+    if hosts.next().is_some() {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "Bad Request: more than one Host header\n",
+        ));
+    }
+    // An absolute-form target (or HTTP/2's :authority) names the host; else the Host header.
+    let authority = req.uri().authority().map(|a| a.as_str());
+    if authority.is_none() && host_header.is_none() && req.version() == hyper::Version::HTTP_11 {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "Bad Request: missing Host header\n",
+        ));
+    }
+    let host = authority.or(host_header);
     if inst.loopback
         && let Some(host) = host
         && !is_loopback_host(host_only(host))
     {
-        return Err("Forbidden: Host is not a loopback name\n");
+        return forbidden("Forbidden: Host is not a loopback name\n");
     }
-    let Some(origin) = headers.get(header::ORIGIN) else {
+    let mut origins = headers.get_all(header::ORIGIN).iter();
+    let Some(origin) = origins.next() else {
         return Ok(());
     };
+    if origins.next().is_some() {
+        return forbidden("Forbidden: more than one Origin header\n");
+    }
     let Some(allowed) = &inst.shared.allowed_origins else {
         return Ok(());
     };
-    let origin = origin.to_str().map_err(|_| "Forbidden: invalid Origin\n")?;
+    let Ok(origin) = origin.to_str() else {
+        return forbidden("Forbidden: invalid Origin\n");
+    };
     let origin = origin.trim_end_matches('/').to_ascii_lowercase();
     let authority = origin
         .strip_prefix("http://")
@@ -430,7 +457,7 @@ pub fn check_host_and_origin(inst: &Instance, headers: &HeaderMap) -> Result<(),
     {
         return Ok(());
     }
-    Err("Forbidden: Origin not allowed\n")
+    forbidden("Forbidden: Origin not allowed\n")
 }
 
 fn add_cors(origin: Option<HeaderValue>, r: &mut HttpResponse) {
@@ -545,9 +572,9 @@ async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
         }
         log::debug!("authenticated request {} {path}", req.method());
     }
-    if let Err(why) = check_host_and_origin(&inst, req.headers()) {
+    if let Err((status, why)) = check_host_and_origin(&inst, &req) {
         log::debug!("refused {} {path}: {}", req.method(), why.trim_end());
-        return text_response(StatusCode::FORBIDDEN, why);
+        return text_response(status, why);
     }
     if req.method() == Method::OPTIONS {
         return preflight(req.headers());
