@@ -9,6 +9,33 @@ pub fn is_exempt_path(path: &str) -> bool {
     matches!(path, "/health" | "/version" | "/ready")
 }
 
+/// What the front door does with a request, decided from its path and `Authorization`
+/// header alone, before any routing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// An exempt probe path: served without a token.
+    Probe,
+    /// No token is configured, or the right one was presented.
+    Authorized,
+    /// Refused with 401.
+    Refused(AuthFailure),
+}
+
+/// The access decision for one request. Only [`is_exempt_path`] paths pass without the
+/// token, whatever else the request carries.
+pub fn gate(path: &str, authorization: Option<&[u8]>, token: Option<&[u8]>) -> Gate {
+    if is_exempt_path(path) {
+        return Gate::Probe;
+    }
+    match token {
+        None => Gate::Authorized,
+        Some(token) => match check(authorization, token) {
+            Ok(()) => Gate::Authorized,
+            Err(failure) => Gate::Refused(failure),
+        },
+    }
+}
+
 /// Why a request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
@@ -150,6 +177,25 @@ mod tests {
         ] {
             assert!(check(Some(h.as_bytes()), TOKEN).is_err(), "{h:?}");
         }
+    }
+
+    #[test]
+    fn the_gate_opens_only_probes_without_the_token() {
+        let token = Some(TOKEN);
+        assert_eq!(gate("/health", None, token), Gate::Probe);
+        assert_eq!(gate("/mcp", None, None), Gate::Authorized);
+        assert_eq!(
+            gate("/mcp", Some(b"Bearer secret123"), token),
+            Gate::Authorized
+        );
+        assert_eq!(
+            gate("//health", None, token),
+            Gate::Refused(AuthFailure::MissingHeader)
+        );
+        assert_eq!(
+            gate("/sse", Some(b"Bearer nope"), token),
+            Gate::Refused(AuthFailure::WrongToken)
+        );
     }
 
     #[test]

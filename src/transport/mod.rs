@@ -550,15 +550,13 @@ fn version_body(inst: &Instance) -> String {
 /// Routes one request: probes, then authentication, then Host/Origin, then the transport.
 async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
     let path = req.uri().path().to_string();
-    if auth::is_exempt_path(&path) {
-        return probe(&inst, req.method(), &path);
-    }
-    if let Some(token) = &inst.shared.auth_token {
-        let header = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(HeaderValue::as_bytes);
-        if let Err(failure) = auth::check(header, token) {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    match auth::gate(&path, authorization, inst.shared.auth_token.as_deref()) {
+        auth::Gate::Probe => return probe(&inst, req.method(), &path),
+        auth::Gate::Refused(failure) => {
             log::debug!(
                 "authentication failed ({failure:?}) for {} {path}",
                 req.method()
@@ -570,7 +568,10 @@ async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
             );
             return r;
         }
-        log::debug!("authenticated request {} {path}", req.method());
+        auth::Gate::Authorized if inst.shared.auth_token.is_some() => {
+            log::debug!("authenticated request {} {path}", req.method());
+        }
+        auth::Gate::Authorized => {}
     }
     if let Err((status, why)) = check_host_and_origin(&inst, &req) {
         log::debug!("refused {} {path}: {}", req.method(), why.trim_end());
