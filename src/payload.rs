@@ -102,12 +102,26 @@ impl FillerStream {
 }
 
 /// Writes the current UTC time as RFC 3339 with second precision, e.g. `2026-01-02T03:04:05Z`.
+/// The text is formatted once per second per thread and copied after that.
 pub fn write_timestamp_now(out: &mut Vec<u8>) {
+    thread_local! {
+        static CACHED: std::cell::Cell<(u64, [u8; 20])> = const { std::cell::Cell::new((u64::MAX, [0; 20])) };
+    }
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    write_timestamp(out, secs);
+    let (at, text) = CACHED.get();
+    if at == secs {
+        out.extend_from_slice(&text);
+        return;
+    }
+    let mut fresh = Vec::with_capacity(20);
+    write_timestamp(&mut fresh, secs);
+    let mut text = [0u8; 20];
+    text.copy_from_slice(&fresh);
+    CACHED.set((secs, text));
+    out.extend_from_slice(&text);
 }
 
 /// Writes `unix_secs` as RFC 3339 UTC with second precision.
@@ -217,6 +231,28 @@ mod tests {
     fn long_names_are_handled() {
         let name = "n".repeat(300);
         assert_eq!(payload(&name, 1000), reference(&name, 1000).as_bytes());
+    }
+
+    #[test]
+    fn the_cached_timestamp_is_the_current_second() {
+        for _ in 0..3 {
+            let before = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let mut got = Vec::new();
+            write_timestamp_now(&mut got);
+            let after = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let expect = |s| {
+                let mut v = Vec::new();
+                write_timestamp(&mut v, s);
+                v
+            };
+            assert!(got == expect(before) || got == expect(after), "{got:?}");
+        }
     }
 
     #[test]
