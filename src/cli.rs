@@ -78,6 +78,12 @@ const FLAGS: &[Flag] = &[
         "",
         "Probe /health of the configured address (or the URL given as -healthcheck=URL), exit 0 if healthy, 1 if not",
     ),
+    flag(
+        "header-timeout",
+        Str,
+        "10s",
+        "Time a client gets to send a request's headers (slow clients are disconnected)",
+    ),
     flag("help", Bool, "false", "Show help message"),
     flag(
         "instance-id",
@@ -97,6 +103,12 @@ const FLAGS: &[Flag] = &[
         Str,
         "info",
         "Logging level: debug|info|warn|error|none",
+    ),
+    flag(
+        "max-connections",
+        Int,
+        "10000",
+        "Most open HTTP connections across all instances; more get 503 and are closed",
     ),
     flag(
         "max-request-bytes",
@@ -302,6 +314,8 @@ pub struct Config {
     pub instance_id: Option<String>,
     /// `-list-ttl`, `-read-ttl`, `-cache-scope`.
     pub cache: crate::dispatch::CacheHints,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
 }
 
 /// What the command line asks for.
@@ -798,6 +812,26 @@ where
         allowed_origins,
         sse_keepalive,
         instance_id: non_empty(text("instance-id")),
+        max_connections: match count("max-connections")? {
+            0 => {
+                return Err(invalid(
+                    "max-connections",
+                    &text("max-connections"),
+                    "must be at least 1",
+                ));
+            }
+            n => usize::try_from(n).unwrap_or(usize::MAX).min(1 << 20),
+        },
+        header_timeout: match duration("header-timeout")? {
+            d if d.is_zero() => {
+                return Err(invalid(
+                    "header-timeout",
+                    &text("header-timeout"),
+                    "must be more than 0",
+                ));
+            }
+            d => d,
+        },
         cache: crate::dispatch::CacheHints {
             list_ttl_ms: duration("list-ttl")?.as_millis() as u64,
             read_ttl_ms: duration("read-ttl")?.as_millis() as u64,

@@ -632,3 +632,38 @@ fn bad_addresses_are_clear_errors() {
     assert_ne!(s.port(), 1);
     s.send(&Request::get("/health")).expect(200);
 }
+
+#[test]
+fn connections_over_the_limit_get_503_and_the_server_recovers() {
+    let s = HttpServer::start(&[
+        "-transport=http",
+        "-listen=127.0.0.1",
+        "-port=0",
+        "-max-connections=2",
+    ]);
+    let mut held: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = s.connect();
+            assert_eq!(c.send(&Request::get("/health")).status(), 200);
+            c
+        })
+        .collect();
+    let refused = s.connect().send(&Request::get("/health"));
+    assert_eq!(refused.status(), 503, "{:?}", refused.head);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    // Closing one frees its slot (the server notices the close asynchronously).
+    drop(held.pop());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let r = s.connect().send(&Request::get("/health"));
+        if r.status() == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot was never freed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(s.stderr().contains("connection limit"), "{}", s.stderr());
+}

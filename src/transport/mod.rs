@@ -50,6 +50,11 @@ pub struct Shared {
     pub max_request_bytes: usize,
     pub sse_keepalive: Duration,
     pub transport: Transport,
+    /// Open connections across every instance, bounded by `-max-connections`.
+    pub connections: Arc<tokio::sync::Semaphore>,
+    pub max_connections: usize,
+    /// Uptime second of the last "connection limit" warning.
+    pub last_refusal_warning: std::sync::atomic::AtomicU64,
 }
 
 /// One listening server: its catalog, sessions and address.
@@ -602,6 +607,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
         max_request_bytes: config.max_request_bytes,
         sse_keepalive: config.sse_keepalive,
         transport: config.transport,
+        connections: Arc::new(tokio::sync::Semaphore::new(config.max_connections)),
+        max_connections: config.max_connections,
+        last_refusal_warning: std::sync::atomic::AtomicU64::new(u64::MAX),
     });
     let multi = config.server_count > 1;
     let mut listeners = Vec::new();
@@ -809,7 +817,7 @@ async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShut
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(10))
+        .header_read_timeout(inst.config.header_timeout)
         .keep_alive(true);
     let mut stop = inst.shared.shutdown.clone();
     loop {
@@ -826,23 +834,33 @@ async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShut
                 continue;
             }
         };
+        let Ok(permit) = inst.shared.connections.clone().try_acquire_owned() else {
+            refuse_connection(&inst.shared, stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let inst = inst.clone();
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let inst = inst.clone();
             async move {
-                let started = Instant::now();
-                let method = req.method().clone();
-                let path = req.uri().path().to_string();
+                let logged = log::log_enabled!(log::Level::Debug).then(|| {
+                    (
+                        Instant::now(),
+                        req.method().clone(),
+                        req.uri().path().to_string(),
+                    )
+                });
                 let mut response = route(inst.clone(), req).await;
                 response
                     .headers_mut()
                     .insert("x-instance-id", inst.instance_header.clone());
-                log::debug!(
-                    "{remote} {method} {path} {} {:?}",
-                    response.status().as_u16(),
-                    started.elapsed()
-                );
+                if let Some((started, method, path)) = logged {
+                    log::debug!(
+                        "{remote} {method} {path} {} {:?}",
+                        response.status().as_u16(),
+                        started.elapsed()
+                    );
+                }
                 Ok::<_, Infallible>(response)
             }
         });
@@ -854,9 +872,28 @@ async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShut
             if let Err(e) = conn.await {
                 log::debug!("connection from {remote} ended: {e}");
             }
+            drop(permit);
         });
     }
     graceful
+}
+
+/// Answers a connection over `-max-connections` with a 503 and closes it.
+fn refuse_connection(shared: &Shared, mut stream: tokio::net::TcpStream) {
+    let now = shared.started.elapsed().as_secs();
+    // One warning a second at most: a flood must not become a log flood.
+    if shared.last_refusal_warning.swap(now, Ordering::Relaxed) != now {
+        log::warn!(
+            "connection limit (-max-connections={}) reached; refusing new connections",
+            shared.max_connections
+        );
+    }
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\
+Retry-After: 1\r\nContent-Length: 29\r\nConnection: close\r\n\r\nToo many connections, retry.\n";
+        let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY)).await;
+    });
 }
 
 #[cfg(test)]
