@@ -16,8 +16,9 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 
 # A static glibc executable: no dynamic loader, no shared libraries (the musl target is not
-# needed). Rust's `strip`, fat LTO and one codegen unit come from [profile.release].
-ENV RUSTFLAGS="-C target-feature=+crt-static"
+# needed). Rust's `strip`, fat LTO and one codegen unit come from [profile.release]. Session ids
+# take their randomness from the getrandom system call, so the image needs no /dev/urandom.
+ENV RUSTFLAGS="-C target-feature=+crt-static --cfg getrandom_backend=\"linux_getrandom\""
 
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
@@ -43,12 +44,9 @@ COPY --from=build /benchmark-server /benchmark-server
 USER 65532:65532
 EXPOSE 8080
 
-# The probe is the server binary itself (there is no shell or curl in the image). It sees the
-# container's environment but not its arguments: it checks 127.0.0.1:8080, or 127.0.0.1 at
-# BENCH_PORT (BENCH_START_PORT when BENCH_SERVER_COUNT is above 1). To serve another port, replace
-# the arguments and give the port by variable, so both follow it:
-#   docker run -e BENCH_PORT=9090 -p 9090:9090 benchmark-server -transport=http
-# In compose or Kubernetes, probe an explicit URL: -healthcheck=http://127.0.0.1:PORT/health
+# The probe is the server binary itself (there is no shell or curl in the image). A bare
+# -healthcheck reads the server's flags from /proc/1/cmdline, so it follows whatever arguments
+# or BENCH_* variables the container was started with.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=5s --retries=3 \
     CMD ["/benchmark-server", "-healthcheck"]
 

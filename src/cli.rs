@@ -79,6 +79,12 @@ const FLAGS: &[Flag] = &[
         "Probe /health of the configured address (or the URL given as -healthcheck=URL), exit 0 if healthy, 1 if not",
     ),
     flag(
+        "drain-delay",
+        Str,
+        "0s",
+        "After SIGTERM, keep serving this long with /ready at 503 before closing the listeners",
+    ),
+    flag(
         "header-timeout",
         Str,
         "10s",
@@ -316,6 +322,7 @@ pub struct Config {
     pub cache: crate::dispatch::CacheHints,
     pub max_connections: usize,
     pub header_timeout: Duration,
+    pub drain_delay: Duration,
 }
 
 /// What the command line asks for.
@@ -822,6 +829,7 @@ where
             }
             n => usize::try_from(n).unwrap_or(usize::MAX).min(1 << 20),
         },
+        drain_delay: duration("drain-delay")?,
         header_timeout: match duration("header-timeout")? {
             d if d.is_zero() => {
                 return Err(invalid(

@@ -33,7 +33,15 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Healthcheck { url, config } => {
-            let url = url.unwrap_or_else(|| probe::default_health_url(&config));
+            // A bare `-healthcheck` in a container probes the server that is PID 1, with its
+            // flags; given any other flag, it probes what those flags describe.
+            let bare = std::env::args_os().count() == 2;
+            let target = if bare {
+                probe::server_config_of_pid1().unwrap_or(*config)
+            } else {
+                *config
+            };
+            let url = url.unwrap_or_else(|| probe::default_health_url(&target));
             return match probe::healthcheck(&url, std::time::Duration::from_secs(3)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

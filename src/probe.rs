@@ -33,6 +33,38 @@ pub fn default_health_url(config: &Config) -> String {
     format!("http://{authority}/health")
 }
 
+/// The configuration of the benchmark-server running as PID 1 (a container's main process),
+/// read from `/proc/1/cmdline` and this process's environment; `None` when PID 1 is
+/// something else or is this process.
+pub fn server_config_of_pid1() -> Option<Config> {
+    if std::process::id() == 1 {
+        return None;
+    }
+    let raw = std::fs::read("/proc/1/cmdline").ok()?;
+    config_from_cmdline(&raw, |k| std::env::var(k).ok())
+}
+
+/// The configuration a NUL-separated command line (as in `/proc/<pid>/cmdline`) gives, if
+/// its program is benchmark-server.
+fn config_from_cmdline(raw: &[u8], env: impl Fn(&str) -> Option<String>) -> Option<Config> {
+    let mut args = raw.split(|&b| b == 0).filter(|a| !a.is_empty());
+    let program = String::from_utf8_lossy(args.next()?).into_owned();
+    if !program
+        .rsplit('/')
+        .next()
+        .is_some_and(|p| p == "benchmark-server")
+    {
+        return None;
+    }
+    let args: Vec<String> = args
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    match crate::cli::parse(args, env) {
+        Ok(crate::cli::Command::Run(c)) => Some(*c),
+        _ => None,
+    }
+}
+
 /// GETs `url`; `Ok` on HTTP 200, `Err` with the reason otherwise.
 pub fn healthcheck(url: &str, timeout: Duration) -> Result<(), String> {
     let rest = url
@@ -128,6 +160,18 @@ mod tests {
             ])),
             "http://127.0.0.1:9000/health"
         );
+    }
+
+    #[test]
+    fn the_container_main_process_flags_are_read() {
+        let cmdline = b"/benchmark-server\0-transport=http\0-server-count=10\0-start-port=9000\0";
+        let c = config_from_cmdline(cmdline, |_| None).expect("parsed");
+        assert_eq!(default_health_url(&c), "http://127.0.0.1:9000/health");
+        let env = |k: &str| (k == "BENCH_PORT").then(|| "7777".to_string());
+        let c = config_from_cmdline(b"/benchmark-server\0", env).expect("parsed");
+        assert_eq!(c.port, 7777);
+        assert!(config_from_cmdline(b"/sbin/init\0", |_| None).is_none());
+        assert!(config_from_cmdline(b"/benchmark-server\0-tools=x\0", |_| None).is_none());
     }
 
     #[test]

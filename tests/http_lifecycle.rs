@@ -667,3 +667,39 @@ fn connections_over_the_limit_get_503_and_the_server_recovers() {
     }
     assert!(s.stderr().contains("connection limit"), "{}", s.stderr());
 }
+
+#[test]
+fn drain_delay_keeps_serving_with_ready_at_503_until_it_ends() {
+    let mut s = HttpServer::start(&[
+        "-transport=http",
+        "-listen=127.0.0.1",
+        "-port=0",
+        "-session-mode=stateless",
+        "-drain-delay=1500ms",
+    ]);
+    assert_eq!(s.send(&Request::get("/ready")).status(), 200);
+    let signalled = Instant::now();
+    s.signal("TERM");
+    // New connections are still accepted during the drain; /ready says to go elsewhere.
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let r = s.send(&Request::get("/ready"));
+        if r.status() == 503 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "/ready never turned 503");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let list = s.send(&Request::mcp(
+        "/mcp",
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    ));
+    assert_eq!(list.status(), 200, "still serving during the drain");
+    let status = s.server.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    assert!(
+        signalled.elapsed() >= Duration::from_millis(1400),
+        "exited after {:?}, before the drain delay",
+        signalled.elapsed()
+    );
+}

@@ -709,6 +709,17 @@ pub async fn serve(config: Config) -> Result<(), String> {
         instances.len()
     );
     shared.shutting_down.store(true, Ordering::Relaxed);
+    if !config.drain_delay.is_zero() {
+        // Keep serving (with /ready at 503) so load balancers stop routing here first.
+        log::info!(
+            "draining for {:?} before closing the listeners",
+            config.drain_delay
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(config.drain_delay) => {}
+            _ = crate::shutdown::wait_for_signal() => log::info!("second signal: stopping now"),
+        }
+    }
     let _ = stop_tx.send(true);
     for inst in &instances {
         inst.sessions.clear();
