@@ -49,11 +49,7 @@ pub fn server_config_of_pid1() -> Option<Config> {
 fn config_from_cmdline(raw: &[u8], env: impl Fn(&str) -> Option<String>) -> Option<Config> {
     let mut args = raw.split(|&b| b == 0).filter(|a| !a.is_empty());
     let program = String::from_utf8_lossy(args.next()?).into_owned();
-    if !program
-        .rsplit('/')
-        .next()
-        .is_some_and(|p| p == "benchmark-server")
-    {
+    if program.rsplit('/').next() != Some("benchmark-server") {
         return None;
     }
     let args: Vec<String> = args
