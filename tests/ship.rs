@@ -350,19 +350,16 @@ impl Jail {
     fn new(root: &Path) -> Self {
         let dev = root.join("dev");
         fs::create_dir_all(&dev).expect("create dev/");
-        let mut nodes_made = true;
-        for (name, minor) in [("null", "3")] {
-            let made = which("mknod").is_some_and(|mknod| {
-                Command::new(mknod)
-                    .args(["-m", "666"])
-                    .arg(dev.join(name))
-                    .args(["c", "1", minor])
-                    .stderr(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success())
-            });
-            nodes_made &= made;
-        }
+        // /dev/null only (character device 1:3).
+        let nodes_made = which("mknod").is_some_and(|mknod| {
+            Command::new(mknod)
+                .args(["-m", "666"])
+                .arg(dev.join("null"))
+                .args(["c", "1", "3"])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
         let chroot = which("chroot").filter(|chroot| {
             nodes_made
                 && Command::new(chroot)
