@@ -221,6 +221,12 @@ const FLAGS: &[Flag] = &[
         "Starting port for multi-server mode",
     ),
     flag(
+        "threads",
+        Int,
+        "0",
+        "Worker threads serving sse/http (0 = one per CPU core)",
+    ),
+    flag(
         "tool-size",
         Int,
         "1000",
@@ -323,6 +329,8 @@ pub struct Config {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub drain_delay: Duration,
+    /// Worker threads for the HTTP transports (resolved: at least 1).
+    pub threads: usize,
 }
 
 /// What the command line asks for.
@@ -830,6 +838,10 @@ where
             n => usize::try_from(n).unwrap_or(usize::MAX).min(1 << 20),
         },
         drain_delay: duration("drain-delay")?,
+        threads: match count("threads")? {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => usize::try_from(n).unwrap_or(usize::MAX).min(1024),
+        },
         header_timeout: match duration("header-timeout")? {
             d if d.is_zero() => {
                 return Err(invalid(

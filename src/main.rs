@@ -139,7 +139,15 @@ fn run(config: &Config) -> Result<(), String> {
             .map_err(|e| format!("stdio: {e}"))
         }
         Transport::Sse | Transport::Http => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
+            let mut builder = if config.threads == 1 {
+                tokio::runtime::Builder::new_current_thread()
+            } else {
+                tokio::runtime::Builder::new_multi_thread()
+            };
+            if config.threads > 1 {
+                builder.worker_threads(config.threads);
+            }
+            let runtime = builder
                 .enable_all()
                 .build()
                 .map_err(|e| format!("cannot start the runtime: {e}"))?;
