@@ -2,8 +2,9 @@
 //! newline-delimited JSON-RPC to it through pipes and measures what a client sees.
 //!
 //! * time from spawn to the `initialize` response, small catalog vs huge catalogs;
-//! * full `tools/list` latency (request written → last byte read) at 10,000 and 100,000 tools,
-//!   on a warm server and from a cold start;
+//! * full `tools/list` latency (request written → last byte read) at `-tools=10000` and at
+//!   `-tools=100000 -resources=50000 -prompts=10000`, on a warm server and from a cold start,
+//!   and `resources/list` / `prompts/list` at the latter;
 //! * sequential `tools/call` round trips (p50/p99) and pipelined `tools/call` throughput;
 //! * peak resident memory of the server (`VmHWM` from `/proc/<pid>/status`, read after its
 //!   last response, just before it is told to exit).
@@ -33,7 +34,6 @@ const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialize
 /// Catalog flags used throughout; `-log-level=none` keeps stderr quiet.
 const SMALL: &[&str] = &["-tools=10"];
 const TOOLS_10K: &[&str] = &["-tools=10000"];
-const TOOLS_100K: &[&str] = &["-tools=100000"];
 const XLARGE: &[&str] = &["-tools=100000", "-resources=50000", "-prompts=10000"];
 const HUGE_1M: &[&str] = &["-tools=1000000", "-resources=1000000", "-prompts=1000000"];
 const HUGE_10M: &[&str] = &[
@@ -88,10 +88,16 @@ struct Server {
 
 impl Server {
     fn spawn(bin: &PathBuf, flags: &[&str]) -> Server {
+        let mut command = Command::new(bin);
+        command.args(flags).arg("-log-level=none");
+        // The server also takes its flags from BENCH_* variables: keep them out.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("BENCH_") {
+                command.env_remove(key);
+            }
+        }
         let spawned = Instant::now();
-        let mut child = Command::new(bin)
-            .args(flags)
-            .arg("-log-level=none")
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -366,6 +372,9 @@ fn fmt_value(v: f64) -> String {
 
 fn run_benchmarks(bin: &PathBuf) {
     eprintln!("e2e_stdio: server binary {}", bin.display());
+    if bin.components().any(|c| c.as_os_str() == "debug") {
+        eprintln!("e2e_stdio: warning: this looks like an unoptimized build");
+    }
     let started = Instant::now();
     let mut report = Report::default();
     let load_before = load_average();
@@ -397,7 +406,7 @@ fn load_average() -> String {
 
 /// Spawn → `initialize` response, configurations interleaved round by round.
 fn startup(bin: &PathBuf, report: &mut Report) {
-    const ROUNDS: usize = 31;
+    const ROUNDS: usize = 41;
     let configs = [SMALL, TOOLS_10K, XLARGE, HUGE_1M, HUGE_10M];
     let mut samples = vec![Vec::new(); configs.len()];
     // One unmeasured start to warm the page cache.
@@ -431,23 +440,28 @@ fn startup(bin: &PathBuf, report: &mut Report) {
 /// Full `tools/list`: warm (initialized server, request → last byte) and cold (spawn →
 /// initialize → list complete).
 fn listing(bin: &PathBuf, report: &mut Report) {
-    for (flags, tools, warm_runs, cold_runs) in [
-        (TOOLS_10K, 10_000usize, 21, 11),
-        (TOOLS_100K, 100_000, 11, 7),
-    ] {
+    /// (flags, method, result key, items, warm runs, cold runs)
+    type Case<'a> = (&'a [&'a str], &'a str, &'a str, usize, usize, usize);
+    let cases: [Case; 4] = [
+        (TOOLS_10K, "tools/list", "tools", 10_000, 31, 15),
+        (XLARGE, "tools/list", "tools", 100_000, 15, 9),
+        (XLARGE, "resources/list", "resources", 50_000, 15, 0),
+        (XLARGE, "prompts/list", "prompts", 10_000, 15, 0),
+    ];
+    for (flags, method, key, items, warm_runs, cold_runs) in cases {
         let mut s = Server::spawn(bin, flags);
         s.initialize();
         // Check the listing once, untimed, and warm up.
         let bytes = {
-            let reply = s.request(&list_request(1000, "tools/list"));
-            let (n, more) = count_items(reply, "tools");
-            assert_eq!((n, more), (tools, false), "tools/list must list every tool");
+            let reply = s.request(&list_request(1000, method));
+            let (n, more) = count_items(reply, key);
+            assert_eq!((n, more), (items, false), "{method} must list every item");
             reply.len() + 1
         };
         let mut warm = Vec::new();
         for id in 0..warm_runs as u64 {
             let t = Instant::now();
-            s.send(&list_request(1001 + id, "tools/list"));
+            s.send(&list_request(1001 + id, method));
             let len = s.recv_discard();
             let elapsed = t.elapsed();
             assert_eq!(len, bytes);
@@ -456,26 +470,34 @@ fn listing(bin: &PathBuf, report: &mut Report) {
         s.finish();
         let warm = summarize(&warm);
         let mib_s = bytes as f64 / (1 << 20) as f64 / (warm.median / 1e3);
-
-        let mut cold = Vec::new();
-        for _ in 0..cold_runs {
-            let mut s = Server::spawn(bin, flags);
-            s.initialize();
-            s.send(&list_request(1000, "tools/list"));
-            let len = s.recv_discard();
-            cold.push(ms(s.spawned.elapsed()));
-            assert_eq!(len, bytes);
-            s.finish();
-        }
-        report.add("tools/list, warm (request → last byte)", flags, "ms", warm);
         report.add(
-            "tools/list, cold (spawn → init → list done)",
+            &format!("{method}, warm (request → last byte)"),
             flags,
             "ms",
-            summarize(&cold),
+            warm,
         );
+
+        if cold_runs > 0 {
+            let mut cold = Vec::new();
+            for _ in 0..cold_runs {
+                let mut s = Server::spawn(bin, flags);
+                s.initialize();
+                s.send(&list_request(1000, method));
+                let len = s.recv_discard();
+                cold.push(ms(s.spawned.elapsed()));
+                assert_eq!(len, bytes);
+                s.finish();
+            }
+            report.add(
+                &format!("{method}, cold (spawn → init → list done)"),
+                flags,
+                "ms",
+                summarize(&cold),
+            );
+        }
         report.notes.push(format!(
-            "tools/list at `{}`: {bytes} bytes, {mib_s:.0} MiB/s received at the median",
+            "{method} at `{}`: {items} items, {bytes} bytes, {mib_s:.0} MiB/s received at the \
+             warm median",
             flags.join(" ")
         ));
     }
@@ -483,7 +505,7 @@ fn listing(bin: &PathBuf, report: &mut Report) {
 
 /// One `tools/call` at a time; every round trip timed.
 fn sequential_calls(bin: &PathBuf, report: &mut Report) {
-    const RUNS: usize = 5;
+    const RUNS: usize = 7;
     const WARMUP: u64 = 2_000;
     const CALLS_PER_RUN: u64 = 20_000;
     let (mut p50, mut p99, mut mean) = (Vec::new(), Vec::new(), Vec::new());
@@ -530,7 +552,7 @@ fn sequential_calls(bin: &PathBuf, report: &mut Report) {
 
 /// A writer thread sends every request at once while the main thread counts response lines.
 fn pipelined_calls(bin: &PathBuf, report: &mut Report) {
-    const RUNS: usize = 5;
+    const RUNS: usize = 7;
     const CALLS_PER_RUN: u64 = 100_000;
     // Untimed run that keeps and checks every reply.
     let (_, replies) = pipeline(bin, 10_000, true);
@@ -601,7 +623,7 @@ fn pipeline(bin: &PathBuf, calls: u64, keep: bool) -> (f64, Vec<u8>) {
 
 /// Peak resident memory after the given requests have been answered.
 fn memory(bin: &PathBuf, report: &mut Report) {
-    const RUNS: usize = 3;
+    const RUNS: usize = 5;
     const LISTS: &[&str] = &["tools/list", "resources/list", "prompts/list"];
     let cases: [(&str, &[&str], &[&str]); 5] = [
         ("peak RSS after initialize", SMALL, &[]),
