@@ -7,7 +7,7 @@ bin := target_dir + "/release/benchmark-server"
 
 # List the targets (the default)
 help:
-    @just --list --unsorted
+    @{{ just_executable() }} --list --unsorted --justfile {{ justfile() }}
 
 # Build the optimized binary (target/release/benchmark-server)
 build:
@@ -15,31 +15,31 @@ build:
 
 # Run over stdio with the defaults (100 tools/resources/prompts); extra flags are passed on
 run *ARGS: build
-    {{bin}} {{ARGS}}
+    {{ bin }} {{ ARGS }}
 
 # 10 tools, 10 resources, 10 prompts, debug logging
 run-small: build
-    {{bin}} -tools=10 -resources=10 -prompts=10 -log-level=debug
+    {{ bin }} -tools=10 -resources=10 -prompts=10 -log-level=debug
 
 # 1000 tools, 500 resources, 200 prompts
 run-medium: build
-    {{bin}} -tools=1000 -resources=500 -prompts=200
+    {{ bin }} -tools=1000 -resources=500 -prompts=200
 
 # 10000 tools with 5000-byte payloads
 run-large: build
-    {{bin}} -tools=10000 -tool-size=5000 -resource-size=5000 -prompt-size=5000
+    {{ bin }} -tools=10000 -tool-size=5000 -resource-size=5000 -prompt-size=5000
 
 # 100000 tools, 50000 resources, 10000 prompts, no logging
 run-xlarge: build
-    {{bin}} -tools=100000 -resources=50000 -prompts=10000 -log-level=none
+    {{ bin }} -tools=100000 -resources=50000 -prompts=10000 -log-level=none
 
 # Legacy SSE transport on port 8080
 run-sse *ARGS: build
-    {{bin}} -transport=sse -port=8080 {{ARGS}}
+    {{ bin }} -transport=sse -port=8080 {{ ARGS }}
 
 # Streamable HTTP transport on port 9090
 run-http *ARGS: build
-    {{bin}} -transport=http -port=9090 {{ARGS}}
+    {{ bin }} -transport=http -port=9090 {{ ARGS }}
 
 # Every test target (unit, integration, benches in quick test mode)
 test:
