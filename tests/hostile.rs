@@ -1342,3 +1342,29 @@ fn an_empty_token_turns_authentication_off() {
         assert_alive(&mut s);
     }
 }
+
+#[test]
+fn silent_connections_are_closed_by_the_header_timeout() {
+    let s = HttpServer::start_command(
+        command([
+            "-transport=http",
+            "-listen=127.0.0.1",
+            "-port=0",
+            "-header-timeout=1s",
+            "-max-connections=3",
+        ]),
+        1,
+    );
+    let addr = s.addr();
+    // Nothing at all, one byte, and an HTTP/2 preface with nothing after it.
+    let _silent = std::net::TcpStream::connect(addr).expect("connect");
+    let mut prefix = std::net::TcpStream::connect(addr).expect("connect");
+    prefix.write_all(b"P").expect("write");
+    let mut preface = std::net::TcpStream::connect(addr).expect("connect");
+    preface
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .expect("write");
+    std::thread::sleep(Duration::from_secs(3));
+    let r = s.send(&Request::get("/health"));
+    assert_eq!(r.status(), 200, "{:?} {}", r.head, r.text());
+}

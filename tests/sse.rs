@@ -362,13 +362,14 @@ fn a_stream_nobody_reads_is_closed_and_the_post_gets_503() {
         &c.target("/messages"),
         &rpc(1, "tools/list", Value::Null),
     ));
-    // The server waits 10 s for room before it gives up.
-    let deadline = Instant::now() + Duration::from_secs(25);
+    // The server gives up once the queue has made no progress for 10 s; socket buffers that
+    // grow on a loaded machine can let one more chunk through first, so allow a second wait.
+    let deadline = Instant::now() + Duration::from_secs(40);
     let head = conn.try_read_head(deadline, false).expect("a response");
     assert_eq!(head.status, 503, "{head:?}");
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_secs(9) && waited < Duration::from_secs(20),
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(35),
         "{waited:?}"
     );
     // The session is gone.

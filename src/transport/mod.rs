@@ -626,7 +626,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
                 None => format!("{}:{}", bracket(&config.listen), config.port),
             }
         };
-        let listener = TcpListener::bind(&addr)
+        let listener = bind(&addr)
             .await
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let local = listener.local_addr().map_err(|e| format!("{addr}: {e}"))?;
@@ -751,6 +751,28 @@ pub async fn serve(config: Config) -> Result<(), String> {
     Ok(())
 }
 
+/// Pending connections the kernel queues before `accept` (the default 128 makes a burst of
+/// connects wait for SYN retransmits).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` (resolving names) with a deep accept queue.
+async fn bind(addr: &str) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for a in tokio::net::lookup_host(addr).await? {
+        let socket = if a.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(a).and_then(|()| socket.listen(LISTEN_BACKLOG)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("the address resolves to nothing")))
+}
+
 /// This machine's host name (the pod name in Kubernetes).
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -845,6 +867,9 @@ async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShut
                 continue;
             }
         };
+        let header_timeout = inst.config.header_timeout;
+        let first_request_seen = Arc::new(AtomicBool::new(false));
+        let seen = first_request_seen.clone();
         let Ok(permit) = inst.shared.connections.clone().try_acquire_owned() else {
             refuse_connection(&inst.shared, stream);
             continue;
@@ -853,6 +878,7 @@ async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShut
         let inst = inst.clone();
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let inst = inst.clone();
+            seen.store(true, Ordering::Relaxed);
             async move {
                 let logged = log::log_enabled!(log::Level::Debug).then(|| {
                     (
@@ -880,7 +906,21 @@ async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShut
             .into_owned();
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            // The HTTP/1 header timer only starts once a request begins; a connection that
+            // sends nothing (or half an HTTP/2 preface) must not hold its slot forever.
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                r = &mut conn => r,
+                () = tokio::time::sleep(header_timeout) => {
+                    if first_request_seen.load(Ordering::Relaxed) {
+                        conn.await
+                    } else {
+                        log::debug!("closing {remote}: no request within {header_timeout:?}");
+                        Ok(())
+                    }
+                }
+            };
+            if let Err(e) = result {
                 log::debug!("connection from {remote} ended: {e}");
             }
             drop(permit);
