@@ -8,7 +8,7 @@
 //!
 //! This module knows nothing about JSON-RPC or transports; it writes JSON fragments only.
 
-use crate::json::{write_escaped, write_u64};
+use crate::json::write_u64;
 
 /// The three kinds of catalog item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,10 +128,11 @@ impl Catalog {
             }
             Kind::Resource => {
                 out.extend_from_slice(b"{\"uri\":\"");
-                write_escaped(out, self.resource_uri_prefix.as_bytes());
+                // The prefixes are ours and plain ASCII: copied, not escaped, per item.
+                out.extend_from_slice(self.resource_uri_prefix.as_bytes());
                 out.extend_from_slice(n);
                 out.extend_from_slice(b"\",\"name\":\"");
-                write_escaped(out, self.resource_label_prefix.as_bytes());
+                out.extend_from_slice(self.resource_label_prefix.as_bytes());
                 out.extend_from_slice(n);
                 out.extend_from_slice(b"\",\"title\":\"Benchmark Resource ");
                 out.extend_from_slice(n);
@@ -371,6 +372,21 @@ mod tests {
         let t = definition(&c, Kind::Tool, 9_999_999);
         assert_eq!(t["name"], "benchmark_tool_9999999");
         assert!(std::mem::size_of::<Catalog>() < 256);
+    }
+
+    #[test]
+    fn resource_prefixes_need_no_json_escaping() {
+        let plain = |s: &str| {
+            s.bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        };
+        for c in [
+            catalog(),
+            catalog().for_instance(0),
+            catalog().for_instance(u32::MAX),
+        ] {
+            assert!(plain(&c.resource_uri_prefix) && plain(&c.resource_label_prefix));
+        }
     }
 
     #[test]

@@ -73,12 +73,6 @@ const FLAGS: &[Flag] = &[
         "cacheScope of 2026-07-28 list and read results: public | private",
     ),
     flag(
-        "healthcheck",
-        OptionalStr,
-        "",
-        "Probe /health of the configured address (or the URL given as -healthcheck=URL), exit 0 if healthy, 1 if not",
-    ),
-    flag(
         "drain-delay",
         Str,
         "0s",
@@ -89,6 +83,12 @@ const FLAGS: &[Flag] = &[
         Str,
         "10s",
         "Time a client gets to send a request's headers (slow clients are disconnected)",
+    ),
+    flag(
+        "healthcheck",
+        OptionalStr,
+        "",
+        "Probe /health of the configured address (or the URL given as -healthcheck=URL), exit 0 if healthy, 1 if not",
     ),
     flag("help", Bool, "false", "Show help message"),
     flag(

@@ -146,14 +146,15 @@ impl Parser {
         raw: &[u8],
         f: impl FnOnce(Result<Value<'_, '_>, ParseError>) -> R,
     ) -> R {
-        if std::str::from_utf8(raw).is_err() {
-            return f(Err(ParseError::InvalidUtf8));
-        }
         self.input.clear();
         self.input.extend_from_slice(raw);
         let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
+        // simd-json validates UTF-8 as it parses.
         let result = match simd_json::fill_tape(&mut self.input, &mut self.buffers, &mut tape) {
             Ok(()) => f(Ok(tape.as_value())),
+            Err(e) if matches!(e.error(), simd_json::ErrorType::InvalidUtf8) => {
+                f(Err(ParseError::InvalidUtf8))
+            }
             Err(_) => f(Err(ParseError::InvalidJson)),
         };
         self.tape = Some(tape.reset());

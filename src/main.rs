@@ -130,13 +130,28 @@ fn run(config: &Config) -> Result<(), String> {
                 .with_instance_id(instance)
                 .with_cache_hints(config.cache);
             log::info!("serving via stdio transport");
-            stdio::serve(
-                &dispatcher,
-                std::io::stdin().lock(),
-                std::io::stdout().lock(),
-                config.max_request_bytes,
-            )
-            .map_err(|e| format!("stdio: {e}"))
+            // The transport buffers its own output; write to a duplicate of fd 1 rather than
+            // through std's line-buffered stdout, which scans every chunk for newlines.
+            let stdout = std::io::stdout();
+            let raw_stdout = {
+                use std::os::fd::AsFd;
+                stdout.as_fd().try_clone_to_owned().map(std::fs::File::from)
+            };
+            let result = match raw_stdout {
+                Ok(out) => stdio::serve(
+                    &dispatcher,
+                    std::io::stdin().lock(),
+                    out,
+                    config.max_request_bytes,
+                ),
+                Err(_) => stdio::serve(
+                    &dispatcher,
+                    std::io::stdin().lock(),
+                    stdout.lock(),
+                    config.max_request_bytes,
+                ),
+            };
+            result.map_err(|e| format!("stdio: {e}"))
         }
         Transport::Sse | Transport::Http => {
             let mut builder = if config.threads == 1 {
