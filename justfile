@@ -50,6 +50,10 @@ bench:
     cargo bench --bench hot_paths
     cargo bench --bench e2e_stdio
 
+# End-to-end HTTP benchmark with wrk (needs wrk and curl); RUNS repetitions per figure
+bench-http RUNS="5":
+    benches/http/run.sh {{ RUNS }}
+
 # Format the code
 fmt:
     cargo fmt --all
