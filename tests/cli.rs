@@ -450,3 +450,26 @@ fn a_server_that_cannot_start_says_why_even_at_log_level_none() {
         done.stderr
     );
 }
+
+#[test]
+fn the_readme_documents_every_flag_and_its_variable() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md is readable");
+    let usage = run(["-help"]).stderr;
+    let flags: Vec<&str> = usage
+        .lines()
+        .filter_map(|l| l.strip_prefix("  -"))
+        .filter(|f| !f.contains(' '))
+        .collect();
+    assert!(flags.len() > 30, "{usage}");
+    for flag in flags {
+        assert!(
+            readme.contains(&format!("`-{flag}")),
+            "README lacks -{flag}"
+        );
+        if !matches!(flag, "help" | "version" | "healthcheck") {
+            let var = format!("BENCH_{}", flag.to_ascii_uppercase().replace('-', "_"));
+            assert!(readme.contains(&var), "README lacks {var}");
+        }
+    }
+}
