@@ -30,18 +30,17 @@
 //! `resources-templates-read`, `prompts-get-*` and `server-sse-polling`.
 
 mod common;
+mod tooling;
 
 use std::fs::{self, File};
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use common::Server;
 use serde_json::Value;
+use tooling::{run_bounded, stamp_text, tail};
 
 /// Upper bound for `npm ci`.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
@@ -356,7 +355,7 @@ fn install() -> Result<Install, String> {
     let manifest = read_source("package.json");
     let lockfile = read_source("package-lock.json");
     let stamp = dir.join(".install-stamp");
-    let want = stamp_text(&[&manifest, &lockfile]);
+    let want = stamp_text(LAYOUT_VERSION, &[&manifest, &lockfile]);
     let complete = [Suite::Release, Suite::Next].iter().all(|&s| {
         dir.join("node_modules")
             .join(s.package())
@@ -470,130 +469,9 @@ fn check_suite_version(install: &Install, suite: Suite) -> Result<(), String> {
     ))
 }
 
-fn stamp_text(parts: &[&[u8]]) -> String {
-    let mut h = Fnv1a::default();
-    h.write(LAYOUT_VERSION.as_bytes());
-    for part in parts {
-        h.write(&(part.len() as u64).to_le_bytes());
-        h.write(part);
-    }
-    format!("{LAYOUT_VERSION} {:016x}\n", h.0)
-}
-
-/// 64-bit FNV-1a: a stable, dependency-free fingerprint of the pin files.
-struct Fnv1a(u64);
-
-impl Default for Fnv1a {
-    fn default() -> Self {
-        Fnv1a(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv1a {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Running commands with a time limit
 // ---------------------------------------------------------------------------------------
-
-/// What a finished command printed.
-struct Output {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-/// Runs `cmd` with no input and captured output; kills it (and everything it started) if it
-/// is still running after `timeout`.
-fn run_bounded(cmd: &mut Command, timeout: Duration) -> Result<Output, String> {
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        // Its own process group, so a timeout also stops whatever it started.
-        cmd.process_group(0);
-    }
-    let started = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {program}: {e}"))?;
-    let stdout = drain(child.stdout.take().expect("stdout is piped"));
-    let stderr = drain(child.stderr.take().expect("stderr is piped"));
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if started.elapsed() >= timeout => break None,
-            Ok(None) => thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("waiting for {program}: {e}")),
-        }
-    };
-    let Some(status) = status else {
-        kill_tree(&mut child);
-        let grace = Duration::from_secs(5);
-        return Err(format!(
-            "{program} was killed after the {} s limit\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            timeout.as_secs(),
-            tail(&stdout.recv_timeout(grace).unwrap_or_default(), 60_000),
-            tail(&stderr.recv_timeout(grace).unwrap_or_default(), 8000),
-        ));
-    };
-    // A grandchild that outlives the child could hold the pipes open: bound the wait.
-    let grace = Duration::from_secs(10);
-    Ok(Output {
-        status,
-        stdout: stdout.recv_timeout(grace).unwrap_or_default(),
-        stderr: stderr.recv_timeout(grace).unwrap_or_default(),
-        elapsed: started.elapsed(),
-    })
-}
-
-fn kill_tree(child: &mut Child) {
-    #[cfg(unix)]
-    {
-        // The child leads its own process group (see `run_bounded`).
-        let group = format!("-{}", child.id());
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// Reads `pipe` to its end on a thread; the text arrives on the returned channel.
-fn drain(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
-    });
-    rx
-}
-
-/// The last `max` bytes of `text` (on a character boundary).
-fn tail(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut start = text.len() - max;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    &text[start..]
-}
 
 // ---------------------------------------------------------------------------------------
 // The scenarios

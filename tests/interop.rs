@@ -12,6 +12,7 @@
 
 mod common;
 mod interop_support;
+mod tooling;
 
 use interop_support::{Connection, Expect, HttpServer, HttpTransport, Sdk, run_client};
 
