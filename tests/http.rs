@@ -849,3 +849,104 @@ fn idle_sessions_expire() {
     s.send(&in_session(&idle, &ping(1))).expect(404);
     assert_pong(&s.send(&in_session(&busy, &ping(2))), 2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The 2026-07-28 era on the same endpoint
+
+fn modern(id: u64, method: &str, mut params: Value) -> Value {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+fn modern_request(message: &Value) -> Request {
+    let mut r = Request::mcp("/mcp", message).protocol("2026-07-28");
+    if let Some(m) = message["method"].as_str() {
+        r = r.header("Mcp-Method", m);
+    }
+    if let Some(n) = message["params"]["name"]
+        .as_str()
+        .or(message["params"]["uri"].as_str())
+    {
+        r = r.header("Mcp-Name", n);
+    }
+    r
+}
+
+#[test]
+fn stateless_requests_need_no_session_and_mirror_their_headers() {
+    let s = start(&["-tools=5"]);
+    let r = s.send(&modern_request(&modern(1, "tools/list", json!({}))));
+    r.expect(200);
+    assert!(r.header("mcp-session-id").is_none());
+    let list = r.json();
+    assert_eq!(list["result"]["resultType"], "complete");
+    assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 5);
+
+    let call = modern(2, "tools/call", json!({"name": "benchmark_tool_1"}));
+    s.send(&modern_request(&call)).expect(200);
+    // The name header is compared with the body, also in its base64 form.
+    let encoded = Request::mcp("/mcp", &call)
+        .protocol("2026-07-28")
+        .header("Mcp-Method", "tools/call")
+        .header("Mcp-Name", "=?base64?YmVuY2htYXJrX3Rvb2xfMQ==?=");
+    s.send(&encoded).expect(200);
+    let wrong = Request::mcp("/mcp", &call)
+        .protocol("2026-07-28")
+        .header("Mcp-Method", "tools/call")
+        .header("Mcp-Name", "benchmark_tool_2");
+    let r = s.send(&wrong);
+    r.expect(400);
+    assert_eq!(r.json()["error"]["code"], -32020);
+    assert_eq!(r.json()["id"], 2);
+    let no_method =
+        Request::mcp("/mcp", &modern(3, "tools/list", json!({}))).protocol("2026-07-28");
+    assert_eq!(
+        s.send(&no_method).expect(400).json()["error"]["code"],
+        -32020
+    );
+
+    let r = s.send(&modern_request(&modern(4, "nope/never", json!({}))));
+    r.expect(404);
+    assert_eq!(r.json()["error"]["code"], -32601);
+    let r = s.send(&modern_request(&modern(5, "ping", json!({}))));
+    r.expect(404);
+
+    let mut bad = modern(6, "tools/list", json!({}));
+    bad["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("1999-01-01");
+    let r = s.send(
+        &Request::mcp("/mcp", &bad)
+            .protocol("1999-01-01")
+            .header("Mcp-Method", "tools/list"),
+    );
+    r.expect(400);
+    assert_eq!(r.json()["error"]["code"], -32022);
+
+    let get = Request::get("/mcp").protocol("2026-07-28");
+    s.send(&get).expect(405);
+    let notify = Request::mcp(
+        "/mcp",
+        &json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}),
+    )
+    .protocol("2026-07-28");
+    s.send(&notify).expect(202);
+}
+
+#[test]
+fn subscriptions_listen_opens_a_stream_that_starts_with_the_acknowledgement() {
+    let s = start(&["-sse-keepalive=200ms"]);
+    let listen = modern(
+        9,
+        "subscriptions/listen",
+        json!({"notifications": {"toolsListChanged": true}}),
+    );
+    let mut stream = SseStream::open(s.addr(), &modern_request(&listen));
+    let ack = stream.next_message();
+    assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+    assert_eq!(
+        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        9
+    );
+}

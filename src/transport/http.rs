@@ -244,8 +244,10 @@ fn check_mirrored_headers(
             "Header mismatch: MCP-Protocol-Version header '{version}' does not match _meta protocolVersion '{body_version}'"
         ));
     }
-    let Some(method) = string_member(body, &["method"]) else {
-        return Ok(()); // not a request: the dispatcher answers it
+    // Only requests mirror their method and name (the revision defines no header rules for
+    // notifications); anything that is not a request is left to the dispatcher.
+    let Some(method) = string_member(body, &["method"]).filter(|_| raw_id(body).is_some()) else {
+        return Ok(());
     };
     match headers.method.as_deref() {
         None => return Err("Header mismatch: missing Mcp-Method header".to_string()),
