@@ -950,3 +950,58 @@ fn subscriptions_listen_opens_a_stream_that_starts_with_the_acknowledgement() {
         9
     );
 }
+
+/// A client behind a round-robin balancer: every request goes to the other replica. With
+/// signed or stateless sessions the whole session completes without a single 404.
+#[test]
+fn a_full_session_alternating_between_two_replicas_never_sees_a_404() {
+    for mode in [
+        &["-session-mode=signed", "-session-secret=shared"][..],
+        &["-session-mode=stateless"][..],
+    ] {
+        let replicas = [start(mode), start(mode)];
+        let stateless = mode.contains(&"-session-mode=stateless");
+        let id = if stateless {
+            replicas[0]
+                .send(&Request::mcp("/mcp", &initialize(1, Some(LATEST))))
+                .expect(200);
+            None
+        } else {
+            Some(open_session(&replicas[0], "/mcp", LATEST))
+        };
+        let steps = [
+            notification("notifications/initialized"),
+            rpc(2, "tools/list", Value::Null),
+            rpc(
+                3,
+                "tools/call",
+                json!({"name": "benchmark_tool_3", "arguments": {"param1": "x"}}),
+            ),
+            rpc(4, "resources/list", Value::Null),
+            rpc(
+                5,
+                "resources/read",
+                json!({"uri": "benchmark://benchmark_resource_3"}),
+            ),
+            rpc(6, "prompts/list", Value::Null),
+            rpc(7, "prompts/get", json!({"name": "benchmark_prompt_3"})),
+            ping(8),
+        ];
+        for (i, message) in steps.iter().enumerate() {
+            let replica = &replicas[(i + 1) % 2];
+            let request = match &id {
+                Some(id) => in_session(id, message),
+                None => Request::mcp("/mcp", message),
+            };
+            let r = replica.send(&request);
+            assert_ne!(r.status(), 404, "{mode:?} step {i}: {message}");
+            if message.get("id").is_some() {
+                r.expect(200);
+                let reply = r.json();
+                assert!(reply.get("result").is_some(), "{mode:?} step {i}: {reply}");
+            } else {
+                r.expect(202);
+            }
+        }
+    }
+}
