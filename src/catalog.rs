@@ -8,6 +8,7 @@
 //!
 //! This module knows nothing about JSON-RPC or transports; it writes JSON fragments only.
 
+use crate::fixtures;
 use crate::json::write_u64;
 
 /// The three kinds of catalog item.
@@ -34,6 +35,8 @@ pub struct Catalog {
     resource_uri_prefix: String,
     /// The name a resource's payload speaks of is `<resource_label_prefix><N>`.
     resource_label_prefix: String,
+    /// `-profile=conformance`: the suite's fixtures follow the benchmark items.
+    fixtures: bool,
 }
 
 const TOOL_PREFIX: &str = "benchmark_tool_";
@@ -51,7 +54,39 @@ impl Catalog {
             prompt_size: sizes[2],
             resource_uri_prefix: "benchmark://benchmark_resource_".to_string(),
             resource_label_prefix: "benchmark_resource_".to_string(),
+            fixtures: false,
         }
+    }
+
+    /// Adds the conformance suite's fixtures after the benchmark items of each kind.
+    pub fn with_fixtures(mut self) -> Self {
+        self.fixtures = true;
+        self
+    }
+
+    pub fn has_fixtures(&self) -> bool {
+        self.fixtures
+    }
+
+    /// How many items `*/list` returns: the benchmark items, then any fixtures.
+    pub fn listed(&self, kind: Kind) -> u64 {
+        let extra = if !self.fixtures {
+            0
+        } else {
+            match kind {
+                Kind::Tool => fixtures::TOOLS.len(),
+                Kind::Resource => fixtures::RESOURCES.len(),
+                Kind::Prompt => fixtures::PROMPTS.len(),
+            }
+        };
+        self.count(kind) + extra as u64
+    }
+
+    /// The fixture behind listed position `index`, as its offset in the fixture table.
+    pub fn fixture(&self, kind: Kind, index: u64) -> Option<usize> {
+        let count = self.count(kind);
+        (self.fixtures && index >= count && index < self.listed(kind))
+            .then(|| (index - count) as usize)
     }
 
     /// Instance `id` of a multi-server run: resources at `benchmark://server<id>/resource_N`
@@ -82,6 +117,19 @@ impl Catalog {
 
     /// The name of item `index`, on the stack.
     pub fn name(&self, kind: Kind, index: u64) -> ItemName {
+        if let Some(f) = self.fixture(kind, index) {
+            let name = match kind {
+                Kind::Tool => fixtures::TOOLS[f].name,
+                Kind::Resource => fixtures::RESOURCES[f].uri,
+                Kind::Prompt => fixtures::PROMPTS[f].name,
+            };
+            let mut item = ItemName {
+                buf: [0; 48],
+                len: name.len().min(48),
+            };
+            item.buf[..item.len].copy_from_slice(&name.as_bytes()[..item.len]);
+            return item;
+        }
         let prefix = match kind {
             Kind::Tool => TOOL_PREFIX.as_bytes(),
             Kind::Resource => self.resource_label_prefix.as_bytes(),
@@ -106,6 +154,14 @@ impl Catalog {
 
     /// Writes the JSON definition of item `index` (as listed by `*/list`).
     pub fn write_definition(&self, out: &mut Vec<u8>, kind: Kind, index: u64) {
+        if let Some(f) = self.fixture(kind, index) {
+            out.extend_from_slice(match kind {
+                Kind::Tool => fixtures::TOOLS[f].definition.as_bytes(),
+                Kind::Resource => fixtures::RESOURCES[f].definition.as_bytes(),
+                Kind::Prompt => fixtures::PROMPTS[f].definition.as_bytes(),
+            });
+            return;
+        }
         let n = Digits::new(index);
         let n = n.as_bytes();
         match kind {
@@ -156,18 +212,56 @@ impl Catalog {
 
     /// The index of the tool called `name`, if it exists.
     pub fn tool_index(&self, name: &str) -> Option<u64> {
-        parse_index(name.strip_prefix(TOOL_PREFIX)?).filter(|&i| i < self.tools)
+        name.strip_prefix(TOOL_PREFIX)
+            .and_then(parse_index)
+            .filter(|&i| i < self.tools)
+            .or_else(|| {
+                self.fixture_position(Kind::Tool, |i| fixtures::TOOLS.get(i).map(|t| t.name), name)
+            })
+    }
+
+    /// The listed position of the fixture whose key (name or URI) is `key`.
+    fn fixture_position(
+        &self,
+        kind: Kind,
+        key_of: impl Fn(usize) -> Option<&'static str>,
+        key: &str,
+    ) -> Option<u64> {
+        if !self.fixtures {
+            return None;
+        }
+        (0..)
+            .map_while(&key_of)
+            .position(|k| k == key)
+            .map(|p| self.count(kind) + p as u64)
     }
 
     /// The index of the prompt called `name`, if it exists.
     pub fn prompt_index(&self, name: &str) -> Option<u64> {
-        parse_index(name.strip_prefix(PROMPT_PREFIX)?).filter(|&i| i < self.prompts)
+        name.strip_prefix(PROMPT_PREFIX)
+            .and_then(parse_index)
+            .filter(|&i| i < self.prompts)
+            .or_else(|| {
+                self.fixture_position(
+                    Kind::Prompt,
+                    |i| fixtures::PROMPTS.get(i).map(|p| p.name),
+                    name,
+                )
+            })
     }
 
     /// The index of the resource at `uri`, if it exists.
     pub fn resource_index(&self, uri: &str) -> Option<u64> {
-        parse_index(uri.strip_prefix(self.resource_uri_prefix.as_str())?)
+        uri.strip_prefix(self.resource_uri_prefix.as_str())
+            .and_then(parse_index)
             .filter(|&i| i < self.resources)
+            .or_else(|| {
+                self.fixture_position(
+                    Kind::Resource,
+                    |i| fixtures::RESOURCES.get(i).map(|r| r.uri),
+                    uri,
+                )
+            })
     }
 
     /// The index of the item called `name` (resources by their label name).
@@ -175,8 +269,11 @@ impl Catalog {
         match kind {
             Kind::Tool => self.tool_index(name),
             Kind::Prompt => self.prompt_index(name),
-            Kind::Resource => parse_index(name.strip_prefix(self.resource_label_prefix.as_str())?)
-                .filter(|&i| i < self.resources),
+            Kind::Resource => name
+                .strip_prefix(self.resource_label_prefix.as_str())
+                .and_then(parse_index)
+                .filter(|&i| i < self.resources)
+                .or_else(|| self.resource_index(name).filter(|&i| i >= self.resources)),
         }
     }
 

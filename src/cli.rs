@@ -147,6 +147,12 @@ const FLAGS: &[Flag] = &[
         "TCP port for sse/http (0 = any free port)",
     ),
     flag(
+        "profile",
+        Str,
+        "default",
+        "Catalog profile: default | conformance (adds the official conformance suite's fixtures)",
+    ),
+    flag(
         "prompt-size",
         Int,
         "1000",
@@ -331,6 +337,8 @@ pub struct Config {
     pub drain_delay: Duration,
     /// Worker threads for the HTTP transports (resolved: at least 1).
     pub threads: usize,
+    /// `-profile=conformance`: the conformance suite's fixtures are listed too.
+    pub conformance_fixtures: bool,
 }
 
 /// What the command line asks for.
@@ -838,6 +846,17 @@ where
             n => usize::try_from(n).unwrap_or(usize::MAX).min(1 << 20),
         },
         drain_delay: duration("drain-delay")?,
+        conformance_fixtures: match text("profile").to_ascii_lowercase().as_str() {
+            "default" => false,
+            "conformance" => true,
+            _ => {
+                return Err(invalid(
+                    "profile",
+                    &text("profile"),
+                    "must be default or conformance",
+                ));
+            }
+        },
         threads: match count("threads")? {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => usize::try_from(n).unwrap_or(usize::MAX).min(1024),
@@ -868,6 +887,21 @@ where
             },
         },
     })
+}
+
+impl Config {
+    /// The catalog these flags describe (one instance's; see `Catalog::for_instance`).
+    pub fn catalog(&self) -> crate::catalog::Catalog {
+        let catalog = crate::catalog::Catalog::new(
+            [self.tools, self.resources, self.prompts],
+            [self.tool_size, self.resource_size, self.prompt_size],
+        );
+        if self.conformance_fixtures {
+            catalog.with_fixtures()
+        } else {
+            catalog
+        }
+    }
 }
 
 /// `-public-url` must be an absolute http(s) URL with a host and no query or fragment.

@@ -11,6 +11,7 @@ use simd_json::prelude::*;
 use simd_json::tape::Value;
 
 use crate::catalog::{Catalog, Kind};
+use crate::fixtures;
 use crate::json::{array_element_spans, member_span, write_escaped, write_string, write_u64};
 use crate::jsonrpc::{
     Message, ParseError, Parser, RequestId, classify, write_error, write_result_start,
@@ -634,7 +635,7 @@ impl Dispatcher {
         params: Option<Value<'_, '_>>,
         out: &mut Vec<u8>,
     ) -> Handled {
-        let count = self.catalog.count(kind);
+        let count = self.catalog.listed(kind);
         let start = match optional_str_param(params, "cursor")? {
             None => 0,
             Some(cursor) => self
@@ -680,6 +681,12 @@ impl Dispatcher {
             write_u64(out, self.catalog.resources - 1);
             out.extend_from_slice(b"\",\"mimeType\":\"application/json\"}");
         }
+        if self.catalog.has_fixtures() {
+            if self.catalog.resources > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(fixtures::TEMPLATE.as_bytes());
+        }
         out.extend_from_slice(b"]}}");
     }
 
@@ -704,6 +711,11 @@ impl Dispatcher {
             return Err(RpcError::invalid_params("arguments must be an object"));
         }
         self.open_result(out, id, modern, Cacheable::No);
+        if let Some(f) = self.catalog.fixture(Kind::Tool, index) {
+            out.extend_from_slice(fixtures::TOOLS[f].result.as_bytes());
+            out.extend_from_slice(b"}}");
+            return Ok(Reply::Complete);
+        }
         out.extend_from_slice(b"\"content\":[{\"type\":\"text\",\"text\":\"{\\\"arguments\\\":");
         match args.and(raw_arguments(raw)) {
             Some(span) => write_escaped(out, span),
@@ -730,6 +742,15 @@ impl Dispatcher {
         out: &mut Vec<u8>,
     ) -> Handled {
         let uri = str_param(params, "uri")?;
+        if self.catalog.has_fixtures()
+            && let Some(template_id) = fixtures::template_id(uri)
+        {
+            self.open_result(out, id, modern, Cacheable::Read);
+            out.extend_from_slice(b"\"contents\":[");
+            fixtures::write_template_content(out, uri, template_id);
+            out.extend_from_slice(b"]}}");
+            return Ok(Reply::Complete);
+        }
         let Some(index) = self.catalog.resource_index(uri) else {
             let mut data = b"{\"uri\":".to_vec();
             write_string(&mut data, uri);
@@ -748,6 +769,12 @@ impl Dispatcher {
             });
         };
         self.open_result(out, id, modern, Cacheable::Read);
+        if let Some(f) = self.catalog.fixture(Kind::Resource, index) {
+            out.extend_from_slice(b"\"contents\":[");
+            out.extend_from_slice(fixtures::RESOURCES[f].content.as_bytes());
+            out.extend_from_slice(b"]}}");
+            return Ok(Reply::Complete);
+        }
         out.extend_from_slice(b"\"contents\":[{\"uri\":\"");
         self.catalog.write_resource_uri(out, index);
         out.extend_from_slice(
@@ -793,6 +820,22 @@ impl Dispatcher {
                     )));
                 }
             }
+        }
+        if let Some(f) = self.catalog.fixture(Kind::Prompt, index) {
+            let start = out.len();
+            self.open_result(out, id, modern, Cacheable::No);
+            let arg = |k: &str| {
+                args.as_ref()
+                    .and_then(|a| a.get(k))
+                    .and_then(|v| v.into_string())
+                    .map(str::to_string)
+            };
+            if let Err(why) = fixtures::write_prompt_result(out, f, arg) {
+                out.truncate(start);
+                return Err(RpcError::invalid_params(why));
+            }
+            out.extend_from_slice(b"}}");
+            return Ok(Reply::Complete);
         }
         let name = self.catalog.name(Kind::Prompt, index);
         let name = name.as_bytes();
@@ -882,7 +925,9 @@ impl Dispatcher {
                         MAX_COMPLETIONS,
                         &mut values,
                     );
-                } else if self.catalog.resource_index(uri).is_none() {
+                } else if self.catalog.resource_index(uri).is_none()
+                    && !(self.catalog.has_fixtures() && uri == "test://template/{id}/data")
+                {
                     return Err(RpcError::invalid_params(format!("Unknown resource: {uri}")));
                 }
             }

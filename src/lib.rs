@@ -21,6 +21,7 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod dispatch;
+pub mod fixtures;
 pub mod json;
 pub mod jsonrpc;
 pub mod mcp;

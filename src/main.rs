@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use benchmark_server::catalog::Catalog;
 use benchmark_server::cli::{self, Command, Config, SessionMode, Transport};
 use benchmark_server::dispatch::Dispatcher;
 use benchmark_server::probe;
@@ -112,13 +111,6 @@ fn log_configuration(c: &Config) {
     }
 }
 
-fn catalog(c: &Config) -> Catalog {
-    Catalog::new(
-        [c.tools, c.resources, c.prompts],
-        [c.tool_size, c.resource_size, c.prompt_size],
-    )
-}
-
 fn run(config: &Config) -> Result<(), String> {
     match config.transport {
         Transport::Stdio => {
@@ -126,9 +118,10 @@ fn run(config: &Config) -> Result<(), String> {
                 .instance_id
                 .clone()
                 .unwrap_or_else(transport::hostname);
-            let dispatcher = Dispatcher::new(catalog(config), config.page_size, "benchmark-server")
-                .with_instance_id(instance)
-                .with_cache_hints(config.cache);
+            let dispatcher =
+                Dispatcher::new(config.catalog(), config.page_size, "benchmark-server")
+                    .with_instance_id(instance)
+                    .with_cache_hints(config.cache);
             log::info!("serving via stdio transport");
             // The transport buffers its own output; write to a duplicate of fd 1 rather than
             // through std's line-buffered stdout, which scans every chunk for newlines.

@@ -111,7 +111,13 @@ fn conformance(scenario: &str, checks: Checks) {
 }
 
 fn start_server() -> Server {
-    let mut cmd = common::command(["-transport=http", "-listen=127.0.0.1", "-port=0"]);
+    start_server_with(&[])
+}
+
+fn start_server_with(extra: &[&str]) -> Server {
+    let mut args = vec!["-transport=http", "-listen=127.0.0.1", "-port=0"];
+    args.extend_from_slice(extra);
+    let mut cmd = common::command(args);
     cmd.stdin(Stdio::null()).stdout(Stdio::null());
     Server::start(cmd)
 }
@@ -675,4 +681,82 @@ fn server_sse_multiple_streams_2026() {
 #[test]
 fn dns_rebinding_protection_2026() {
     conformance_2026("dns-rebinding-protection", 2, &[]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixture scenarios, against `-profile=conformance`
+// ---------------------------------------------------------------------------------------
+
+/// Runs a scenario that calls the suite's fixtures against `-profile=conformance`: with the
+/// release (`release` checks), and with the prerelease under 2025-11-25 (`next`) and
+/// 2026-07-28 (`next_2026`).
+fn fixture_scenario(scenario: &str, release: u32, next: u32, next_2026: u32) {
+    let install = installed();
+    let mut server = start_server_with(&["-profile=conformance", "-tools=20"]);
+    let url = format!("{}/mcp", server_base_url(&mut server));
+    run_scenario(
+        install,
+        Suite::Release,
+        &url,
+        scenario,
+        None,
+        release,
+        &[],
+        &server,
+    );
+    run_scenario(
+        install,
+        Suite::Next,
+        &url,
+        scenario,
+        None,
+        next,
+        &[],
+        &server,
+    );
+    run_scenario(
+        install,
+        Suite::Next,
+        &url,
+        scenario,
+        Some("2026-07-28"),
+        next_2026,
+        &[],
+        &server,
+    );
+    assert!(
+        server.try_status().is_none(),
+        "the server exited during {scenario}; stderr:\n{}",
+        server.stderr()
+    );
+}
+
+macro_rules! fixture_scenarios {
+    ($($test:ident: $scenario:literal, $release:literal, $next:literal, $next_2026:literal;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                fixture_scenario($scenario, $release, $next, $next_2026);
+            }
+        )*
+    };
+}
+
+fixture_scenarios! {
+    fixture_tools_call_simple_text: "tools-call-simple-text", 1, 2, 2;
+    fixture_tools_call_image: "tools-call-image", 1, 2, 2;
+    fixture_tools_call_audio: "tools-call-audio", 1, 2, 2;
+    fixture_tools_call_embedded_resource: "tools-call-embedded-resource", 1, 2, 2;
+    fixture_tools_call_mixed_content: "tools-call-mixed-content", 1, 2, 2;
+    fixture_tools_call_error: "tools-call-error", 1, 2, 2;
+    fixture_resources_read_text: "resources-read-text", 1, 2, 2;
+    fixture_resources_read_binary: "resources-read-binary", 1, 2, 2;
+    fixture_resources_templates_read: "resources-templates-read", 1, 2, 2;
+    fixture_prompts_get_simple: "prompts-get-simple", 1, 2, 2;
+    fixture_prompts_get_with_args: "prompts-get-with-args", 1, 2, 2;
+    fixture_prompts_get_embedded_resource: "prompts-get-embedded-resource", 1, 2, 2;
+    fixture_prompts_get_with_image: "prompts-get-with-image", 1, 2, 2;
+    fixture_completion_complete: "completion-complete", 1, 2, 2;
+    fixture_json_schema_2020_12: "json-schema-2020-12", 4, 8, 8;
+    fixture_tools_list: "tools-list", 1, 3, 4;
 }

@@ -1573,3 +1573,61 @@ fn subscriptions_listen_is_acknowledged_with_its_id() {
     );
     c.ping();
 }
+
+#[test]
+fn the_conformance_profile_only_adds_fixtures_after_the_benchmark_items() {
+    let mut plain = ready(&["-tools=3", "-log-level=none"]);
+    let names = |c: &mut StdioClient| -> Vec<String> {
+        let r = c.result("tools/list", json!({}));
+        r["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(&mut plain),
+        ["benchmark_tool_0", "benchmark_tool_1", "benchmark_tool_2"]
+    );
+    let mut with = ready(&[
+        "-tools=3",
+        "-profile=conformance",
+        "-page-size=2",
+        "-log-level=none",
+    ]);
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let params = match &cursor {
+            Some(c) => json!({"cursor": c}),
+            None => json!({}),
+        };
+        let r = with.result("tools/list", params);
+        for t in r["tools"].as_array().unwrap() {
+            all.push(t["name"].as_str().unwrap().to_string());
+        }
+        match r["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        &all[..3],
+        ["benchmark_tool_0", "benchmark_tool_1", "benchmark_tool_2"]
+    );
+    assert!(all.contains(&"test_simple_text".to_string()), "{all:?}");
+    assert!(
+        all.contains(&"json_schema_2020_12_tool".to_string()),
+        "{all:?}"
+    );
+    let r = with.result("tools/call", json!({"name": "test_error_handling"}));
+    assert_eq!(r["isError"], true);
+    let r = with.result("resources/read", json!({"uri": "test://template/42/data"}));
+    assert!(r["contents"][0]["text"].as_str().unwrap().contains("42"));
+    let e = with.error("prompts/get", json!({"name": "test_prompt_with_arguments"}));
+    assert_error(&e, -32602);
+    // Without the profile the fixtures do not exist.
+    let e = plain.error("tools/call", json!({"name": "test_simple_text"}));
+    assert_error(&e, -32602);
+}

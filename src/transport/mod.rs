@@ -646,10 +646,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
         let (name, catalog) = if multi {
             (
                 format!("benchmark-server-{i}"),
-                base_catalog(&config).for_instance(u32::from(i)),
+                config.catalog().for_instance(u32::from(i)),
             )
         } else {
-            ("benchmark-server".to_string(), base_catalog(&config))
+            ("benchmark-server".to_string(), config.catalog())
         };
         let (public_base, public_path) =
             public_url_parts(config.public_url.as_deref(), multi.then_some(local.port()));
@@ -789,13 +789,6 @@ fn bracket(host: &str) -> String {
     } else {
         host.to_string()
     }
-}
-
-fn base_catalog(c: &Config) -> Catalog {
-    Catalog::new(
-        [c.tools, c.resources, c.prompts],
-        [c.tool_size, c.resource_size, c.prompt_size],
-    )
 }
 
 /// Splits `-public-url` into the advertised base and its path; in multi-server mode the
