@@ -101,6 +101,9 @@ pub struct Outcome {
     pub modern: bool,
     /// The error rejects the request itself (bad `_meta`, unsupported version): HTTP 400.
     pub rejected: bool,
+    /// Messages written, newline-separated: notifications about the request come before its
+    /// response (1 when there are none).
+    pub messages: usize,
 }
 
 impl Outcome {
@@ -111,6 +114,7 @@ impl Outcome {
             error_code,
             modern: false,
             rejected: false,
+            messages: 1,
         }
     }
 }
@@ -276,7 +280,7 @@ impl Dispatcher {
         let shape = parser.parse(raw, |parsed| match parsed {
             Err(e) => Shape::Single(self.parse_error(out, e)),
             Ok(v) if v.is_array() => Shape::Batch,
-            Ok(v) => Shape::Single(self.handle_value(session, raw, v, out, hint)),
+            Ok(v) => Shape::Single(self.handle_value(session, raw, v, out, hint, true)),
         });
         match shape {
             Shape::Single(outcome) => outcome,
@@ -345,7 +349,8 @@ impl Dispatcher {
                             Some(error_code::INVALID_REQUEST),
                         );
                     }
-                    self.handle_value(session, element, v, out, EraHint::FromMessage)
+                    // No notifications inside a batch: the reply must stay one array.
+                    self.handle_value(session, element, v, out, EraHint::FromMessage, false)
                 }
             });
             match outcome.reply {
@@ -372,6 +377,7 @@ impl Dispatcher {
         v: Value<'_, '_>,
         out: &mut Vec<u8>,
         hint: EraHint,
+        notify: bool,
     ) -> Outcome {
         match classify(v) {
             Message::Invalid { id, reason } => {
@@ -397,7 +403,21 @@ impl Dispatcher {
                         .and_then(|m| m.get(meta::PROTOCOL_VERSION))
                         .is_some()
                     || matches!(m, Method::ServerDiscover | Method::SubscriptionsListen);
-                let start = out.len();
+                // Fixture tools that report logs or progress write those notifications first.
+                let mut notifications = 0;
+                if notify && m == Method::ToolsCall && self.catalog.has_fixtures() {
+                    let level = if modern {
+                        params
+                            .and_then(|p| p.get("_meta"))
+                            .and_then(|m| m.get(meta::LOG_LEVEL))
+                            .and_then(|l| l.into_string())
+                            .and_then(LogLevel::parse)
+                    } else {
+                        session.log_level
+                    };
+                    notifications = fixtures::write_call_notifications(out, params, level);
+                }
+                let preamble = out.len();
                 let handled = if modern {
                     check_modern_meta(params)
                         .and_then(|()| self.handle_modern(raw, &id, m, method, params, out))
@@ -407,7 +427,7 @@ impl Dispatcher {
                 let mut outcome = match handled {
                     Ok(reply) => Outcome::new(reply, Some(m), None),
                     Err(err) => {
-                        out.truncate(start);
+                        out.truncate(preamble);
                         log::debug!("{method} failed: {} {}", err.code, err.message);
                         write_error(out, Some(&id), err.code, &err.message, err.data.as_deref());
                         let mut o = Outcome::new(Reply::Complete, Some(m), Some(err.code));
@@ -416,6 +436,7 @@ impl Dispatcher {
                     }
                 };
                 outcome.modern = modern;
+                outcome.messages += notifications;
                 outcome
             }
         }
@@ -712,6 +733,19 @@ impl Dispatcher {
         }
         self.open_result(out, id, modern, Cacheable::No);
         if let Some(f) = self.catalog.fixture(Kind::Tool, index) {
+            let sampling = params
+                .and_then(|p| p.get("_meta"))
+                .and_then(|m| m.get(meta::CLIENT_CAPABILITIES))
+                .and_then(|c| c.get("sampling"))
+                .is_some();
+            if modern && fixtures::TOOLS[f].name == "test_missing_capability" && !sampling {
+                return Err(RpcError {
+                    code: error_code::MISSING_REQUIRED_CLIENT_CAPABILITY,
+                    message: "Missing required client capability: sampling".to_string(),
+                    data: Some(b"{\"requiredCapabilities\":{\"sampling\":{}}}".to_vec()),
+                    rejected: true,
+                });
+            }
             out.extend_from_slice(fixtures::TOOLS[f].result.as_bytes());
             out.extend_from_slice(b"}}");
             return Ok(Reply::Complete);

@@ -104,12 +104,100 @@ pub const TOOLS: &[FixtureTool] = &[
         r#""content":[{"type":"text","text":"This tool intentionally returns an error for testing"}],"isError":true"#
     ),
     tool!(
+        "test_tool_with_logging",
+        "Sends three log notifications while it runs (after logging/setLevel, or with a logLevel in _meta)",
+        r#"{"type":"object","properties":{},"additionalProperties":false}"#,
+        r#""content":[{"type":"text","text":"Tool with logging completed"}]"#
+    ),
+    tool!(
+        "test_logging_tool",
+        "Like test_tool_with_logging: logs only when the request asks for a log level",
+        r#"{"type":"object","properties":{},"additionalProperties":false}"#,
+        r#""content":[{"type":"text","text":"Logging tool completed"}]"#
+    ),
+    tool!(
+        "test_tool_with_progress",
+        "Sends three progress notifications while it runs (when the request has a progressToken)",
+        r#"{"type":"object","properties":{},"additionalProperties":false}"#,
+        r#""content":[{"type":"text","text":"Tool with progress completed"}]"#
+    ),
+    tool!(
+        "test_missing_capability",
+        "Needs the client's sampling capability: without it a 2026-07-28 call gets -32021",
+        r#"{"type":"object","properties":{},"additionalProperties":false}"#,
+        r#""content":[{"type":"text","text":"The client declared the sampling capability"}]"#
+    ),
+    tool!(
         "json_schema_2020_12_tool",
         "Has an input schema that uses JSON Schema 2020-12 keywords",
         r##"{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","$defs":{"address":{"$anchor":"address","type":"object","properties":{"street":{"type":"string"},"city":{"type":"string"}}}},"properties":{"name":{"type":"string"},"address":{"$ref":"#/$defs/address"},"kind":{"type":"string"}},"allOf":[{"anyOf":[{"required":["name"]},{"required":["address"]}]}],"if":{"properties":{"kind":{"const":"business"}}},"then":{"required":["name"]},"else":{"properties":{}},"additionalProperties":false}"##,
         r#""content":[{"type":"text","text":"JSON Schema 2020-12 tool called"}]"#
     ),
 ];
+
+/// Writes the notifications a fixture tool sends before its result, each followed by `\n`:
+/// three `notifications/message` from the logging tools when a log level is in force (the
+/// messages are at `info`, so a level above that silences them), three increasing
+/// `notifications/progress` from the progress tool when the request has a `progressToken`.
+/// Returns how many were written.
+pub fn write_call_notifications(
+    out: &mut Vec<u8>,
+    params: Option<simd_json::tape::Value<'_, '_>>,
+    log_level: Option<crate::mcp::LogLevel>,
+) -> usize {
+    use simd_json::prelude::*;
+    let name = params
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.into_string());
+    match name {
+        Some(tool @ ("test_tool_with_logging" | "test_logging_tool")) => {
+            if log_level.is_none_or(|l| l > crate::mcp::LogLevel::Info) {
+                return 0;
+            }
+            for step in [
+                "Tool execution started",
+                "Tool processing data",
+                "Tool execution completed",
+            ] {
+                out.extend_from_slice(
+                    br#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","logger":""#,
+                );
+                out.extend_from_slice(tool.as_bytes());
+                out.extend_from_slice(br#"","data":""#);
+                out.extend_from_slice(step.as_bytes());
+                out.extend_from_slice(b"\"}}\n");
+            }
+            3
+        }
+        Some("test_tool_with_progress") => {
+            let token = params
+                .and_then(|p| p.get("_meta"))
+                .and_then(|m| m.get("progressToken"));
+            let Some(token) = token else { return 0 };
+            let mut token_json = Vec::new();
+            if let Some(s) = token.into_string() {
+                crate::json::write_string(&mut token_json, s);
+            } else if let Some(n) = token.as_i64() {
+                crate::json::write_i64(&mut token_json, n);
+            } else {
+                return 0; // tokens are strings or integers
+            }
+            for (progress, message) in [(0, "Starting"), (50, "Halfway"), (100, "Done")] {
+                out.extend_from_slice(
+                    br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"#,
+                );
+                out.extend_from_slice(&token_json);
+                out.extend_from_slice(br#","progress":"#);
+                crate::json::write_u64(out, progress);
+                out.extend_from_slice(br#","total":100,"message":""#);
+                out.extend_from_slice(message.as_bytes());
+                out.extend_from_slice(b"\"}}\n");
+            }
+            3
+        }
+        _ => 0,
+    }
+}
 
 /// The static fixture resources: `resources/list` entry and `resources/read` content.
 pub struct FixtureResource {

@@ -1631,3 +1631,31 @@ fn the_conformance_profile_only_adds_fixtures_after_the_benchmark_items() {
     let e = plain.error("tools/call", json!({"name": "test_simple_text"}));
     assert_error(&e, -32602);
 }
+
+#[test]
+fn fixture_tools_report_logs_and_progress_before_their_result() {
+    let mut c = ready(&["-profile=conformance", "-log-level=none"]);
+    // No level set: no log notifications.
+    let r = c.result("tools/call", json!({"name": "test_tool_with_logging"}));
+    assert_eq!(r["content"][0]["text"], "Tool with logging completed");
+    c.result("logging/setLevel", json!({"level": "debug"}));
+    c.send(&json!({"jsonrpc": "2.0", "id": 900, "method": "tools/call",
+        "params": {"name": "test_tool_with_logging"}}));
+    for _ in 0..3 {
+        let n = c.recv();
+        assert_eq!(n["method"], "notifications/message", "{n}");
+    }
+    assert_eq!(c.recv()["id"], 900);
+    c.send(&json!({"jsonrpc": "2.0", "id": 901, "method": "tools/call",
+        "params": {"name": "test_tool_with_progress", "_meta": {"progressToken": "p"}}}));
+    let mut last = -1;
+    for _ in 0..3 {
+        let n = c.recv();
+        assert_eq!(n["method"], "notifications/progress", "{n}");
+        assert_eq!(n["params"]["progressToken"], "p");
+        let p = n["params"]["progress"].as_i64().unwrap();
+        assert!(p > last, "progress must increase");
+        last = p;
+    }
+    assert_eq!(c.recv()["id"], 901);
+}

@@ -332,6 +332,13 @@ fn reply_response(
     sse: bool,
 ) -> HttpResponse {
     let prefix_len = if sse { SSE_EVENT_START.len() } else { 0 };
+    if outcome.messages > 1 && matches!(outcome.reply, Reply::Complete) {
+        // Notifications about the request come first: only an SSE stream can carry them.
+        let mut response =
+            HttpResponse::new(ResponseBody::full(super::sse_events(&out[prefix_len..])));
+        sse_headers(&mut response);
+        return response;
+    }
     let rest = match outcome.reply {
         Reply::Nothing => return empty_response(StatusCode::ACCEPTED),
         Reply::Complete => None,

@@ -295,6 +295,17 @@ pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
     r
 }
 
+/// Frames newline-separated JSON-RPC messages as SSE `message` events.
+pub fn sse_events(messages: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(messages.len() + 64);
+    for message in messages.split(|&b| b == b'\n').filter(|m| !m.is_empty()) {
+        out.extend_from_slice(b"event: message\ndata: ");
+        out.extend_from_slice(message);
+        out.extend_from_slice(b"\n\n");
+    }
+    out
+}
+
 /// Headers of an SSE response.
 pub fn sse_headers(r: &mut HttpResponse) {
     let h = r.headers_mut();

@@ -200,6 +200,12 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
     }
     let tx = session.tx.lock().await;
     let mut chunk = out;
+    if outcome.messages > 1 {
+        // Notifications about the request first, one event each, then the response: the
+        // events are framed here, so the loop below adds no closing blank line.
+        chunk = super::sse_events(&chunk[SSE_EVENT_START.len()..]);
+        chunk.truncate(chunk.len() - 2);
+    }
     loop {
         let last = match rest.as_mut() {
             None => true,
