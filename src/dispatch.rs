@@ -461,17 +461,14 @@ impl Dispatcher {
                 listen_ack(id, params, out);
                 Ok(Reply::Subscription)
             }
-            Method::ToolsList => self.list(true, Kind::Tool, id, params, out),
-            Method::ResourcesList => self.list(true, Kind::Resource, id, params, out),
-            Method::PromptsList => self.list(true, Kind::Prompt, id, params, out),
-            Method::ResourcesTemplatesList => {
-                self.templates_list(true, id, out);
-                Ok(Reply::Complete)
-            }
-            Method::ToolsCall => self.call_tool(true, raw, id, params, out),
-            Method::ResourcesRead => self.read_resource(true, id, params, out),
-            Method::PromptsGet => self.get_prompt(true, id, params, out),
-            Method::CompletionComplete => self.complete(true, id, params, out),
+            Method::ToolsList
+            | Method::ResourcesList
+            | Method::PromptsList
+            | Method::ResourcesTemplatesList
+            | Method::ToolsCall
+            | Method::ResourcesRead
+            | Method::PromptsGet
+            | Method::CompletionComplete => self.serve_catalog(true, raw, id, method, params, out),
             Method::Initialize
             | Method::Ping
             | Method::LoggingSetLevel
@@ -486,6 +483,35 @@ impl Dispatcher {
                     format!("Method not found: {name}"),
                 ))
             }
+        }
+    }
+
+    /// The catalog methods, the same in both eras but for the result fields `modern` adds.
+    fn serve_catalog(
+        &self,
+        modern: bool,
+        raw: &[u8],
+        id: &RequestId<'_>,
+        method: Method,
+        params: Option<Value<'_, '_>>,
+        out: &mut Vec<u8>,
+    ) -> Handled {
+        match method {
+            Method::ToolsList => self.list(modern, Kind::Tool, id, params, out),
+            Method::ResourcesList => self.list(modern, Kind::Resource, id, params, out),
+            Method::PromptsList => self.list(modern, Kind::Prompt, id, params, out),
+            Method::ResourcesTemplatesList => {
+                self.templates_list(modern, id, out);
+                Ok(Reply::Complete)
+            }
+            Method::ToolsCall => self.call_tool(modern, raw, id, params, out),
+            Method::ResourcesRead => self.read_resource(modern, id, params, out),
+            Method::PromptsGet => self.get_prompt(modern, id, params, out),
+            Method::CompletionComplete => self.complete(modern, id, params, out),
+            _ => Err(RpcError::new(
+                error_code::INTERNAL_ERROR,
+                "not a catalog method",
+            )),
         }
     }
 
@@ -566,17 +592,14 @@ impl Dispatcher {
                 write_empty_result(out, id);
                 Ok(Reply::Complete)
             }
-            Method::ToolsList => self.list(false, Kind::Tool, id, params, out),
-            Method::ResourcesList => self.list(false, Kind::Resource, id, params, out),
-            Method::PromptsList => self.list(false, Kind::Prompt, id, params, out),
-            Method::ResourcesTemplatesList => {
-                self.templates_list(false, id, out);
-                Ok(Reply::Complete)
-            }
-            Method::ToolsCall => self.call_tool(false, raw, id, params, out),
-            Method::ResourcesRead => self.read_resource(false, id, params, out),
-            Method::PromptsGet => self.get_prompt(false, id, params, out),
-            Method::CompletionComplete => self.complete(false, id, params, out),
+            Method::ToolsList
+            | Method::ResourcesList
+            | Method::PromptsList
+            | Method::ResourcesTemplatesList
+            | Method::ToolsCall
+            | Method::ResourcesRead
+            | Method::PromptsGet
+            | Method::CompletionComplete => self.serve_catalog(false, raw, id, method, params, out),
             Method::ServerDiscover
             | Method::SubscriptionsListen
             | Method::NotificationInitialized
