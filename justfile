@@ -54,6 +54,14 @@ bench:
 bench-http RUNS="5":
     benches/http/run.sh {{ RUNS }}
 
+# Run every fuzz target for SECONDS each (needs cargo-fuzz; see fuzz/README.md)
+fuzz SECONDS="60":
+    cd fuzz && for t in dispatch cursor cli gate; do \
+        mkdir -p target/corpus/$t && \
+        RUSTC_BOOTSTRAP=1 cargo fuzz run $t target/corpus/$t corpus/$t -- \
+            -max_total_time={{ SECONDS }} -timeout=10 || exit 1; \
+    done
+
 # Format the code
 fmt:
     cargo fmt --all
