@@ -805,6 +805,18 @@ where
     let non_empty = |s: String| Some(s).filter(|s| !s.is_empty());
     let env_token = env("AUTH_TOKEN").filter(|t| !t.is_empty());
     let auth_token_from_env = env_token.is_some();
+    // A token with surrounding whitespace could never match a header (header values are
+    // trimmed), so it would lock every client out: refuse it at start-up.
+    let token = env_token.clone().or_else(|| non_empty(text("auth-token")));
+    if token.as_ref().is_some_and(|t| t.trim() != t.as_str()) {
+        return Err(CliError {
+            message:
+                "the bearer token (-auth-token or AUTH_TOKEN) must not start or end with whitespace"
+                    .to_string(),
+            show_usage: false,
+            flag: None,
+        });
+    }
     Ok(Config {
         transport,
         tools: count("tools")?,
@@ -1128,6 +1140,14 @@ mod tests {
         // `-help false` is help plus a positional, exactly as in Go; we reject the positional.
         assert_eq!(parse(["-help", "-tools=1"], no_env), Ok(Command::Help));
         assert!(parse(["-help=maybe"], no_env).is_err());
+    }
+
+    #[test]
+    fn tokens_with_surrounding_whitespace_are_refused() {
+        assert!(parse(["-auth-token= padded"], no_env).is_err());
+        let env = |k: &str| (k == "AUTH_TOKEN").then(|| "tok\t".to_string());
+        assert!(parse(Vec::<String>::new(), env).is_err());
+        assert!(parse(["-auth-token=in side"], no_env).is_ok());
     }
 
     #[test]

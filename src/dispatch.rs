@@ -330,9 +330,11 @@ impl Dispatcher {
             let outcome = parser.parse(element, |parsed| match parsed {
                 Err(err) => self.parse_error(out, err),
                 Ok(v) => {
+                    // initialize opens a session and subscriptions/listen a stream: neither fits
+                    // inside one batch reply.
                     if let Message::Request {
                         id,
-                        method: "initialize",
+                        method: method @ ("initialize" | "subscriptions/listen"),
                         ..
                     } = classify(v)
                     {
@@ -340,12 +342,12 @@ impl Dispatcher {
                             out,
                             Some(&id),
                             error_code::INVALID_REQUEST,
-                            "initialize must not be part of a batch",
+                            &format!("{method} must not be part of a batch"),
                             None,
                         );
                         return Outcome::new(
                             Reply::Complete,
-                            Some(Method::Initialize),
+                            Some(Method::parse(method)),
                             Some(error_code::INVALID_REQUEST),
                         );
                     }
@@ -1285,6 +1287,13 @@ mod tests {
         assert_eq!(
             items[1]["error"]["code"], -32600,
             "initialize inside a batch"
+        );
+        let listen = r#"[{"jsonrpc":"2.0","id":"s","method":"subscriptions/listen","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}]"#;
+        let r = reply(&d, &mut s, listen).unwrap();
+        assert_eq!(r[0]["id"], "s", "{r}");
+        assert_eq!(
+            r[0]["error"]["code"], -32600,
+            "no listen stream inside a batch"
         );
         let only_notes = r#"[{"jsonrpc":"2.0","method":"a"},{"jsonrpc":"2.0","method":"b"}]"#;
         assert!(reply(&d, &mut s, only_notes).is_none());

@@ -179,6 +179,8 @@ pub fn write_call_notifications(
                 crate::json::write_string(&mut token_json, s);
             } else if let Some(n) = token.as_i64() {
                 crate::json::write_i64(&mut token_json, n);
+            } else if let Some(n) = token.as_u64() {
+                crate::json::write_u64(&mut token_json, n);
             } else {
                 return 0; // tokens are strings or integers
             }
