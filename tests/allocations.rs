@@ -2,7 +2,7 @@
 //! allocates nothing per item, and no request allocates in proportion to the catalog.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use benchmark_server::catalog::Catalog;
 use benchmark_server::dispatch::{CHUNK_BYTES, Dispatcher, Reply, Session};
@@ -10,11 +10,23 @@ use benchmark_server::jsonrpc::Parser;
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    // Per thread, so tests running in parallel do not count each other's allocations.
+    // A const-initialized Cell has no destructor and never allocates.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count_one() {
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count_one();
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.alloc(layout) }
     }
@@ -23,7 +35,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count_one();
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -52,9 +64,9 @@ fn allocations_for(d: &Dispatcher, request: &[u8]) -> usize {
         }
     };
     run(&mut out); // warm the parser's and the output buffer's capacity
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = allocations();
     run(&mut out);
-    ALLOCATIONS.load(Ordering::Relaxed) - before
+    allocations() - before
 }
 
 fn dispatcher(items: u64, size: u64) -> Dispatcher {
