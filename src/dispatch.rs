@@ -463,14 +463,7 @@ impl Dispatcher {
                 listen_ack(id, params, out);
                 Ok(Reply::Subscription)
             }
-            Method::ToolsList
-            | Method::ResourcesList
-            | Method::PromptsList
-            | Method::ResourcesTemplatesList
-            | Method::ToolsCall
-            | Method::ResourcesRead
-            | Method::PromptsGet
-            | Method::CompletionComplete => self.serve_catalog(true, raw, id, method, params, out),
+            m if m.is_catalog() => self.serve_catalog(true, raw, id, m, params, out),
             Method::Initialize
             | Method::Ping
             | Method::LoggingSetLevel
@@ -479,12 +472,10 @@ impl Dispatcher {
                 error_code::METHOD_NOT_FOUND,
                 format!("Method not found: {name} does not exist in protocol {MODERN_VERSION}"),
             )),
-            Method::NotificationInitialized | Method::NotificationCancelled | Method::Other => {
-                Err(RpcError::new(
-                    error_code::METHOD_NOT_FOUND,
-                    format!("Method not found: {name}"),
-                ))
-            }
+            _ => Err(RpcError::new(
+                error_code::METHOD_NOT_FOUND,
+                format!("Method not found: {name}"),
+            )),
         }
     }
 
@@ -594,19 +585,9 @@ impl Dispatcher {
                 write_empty_result(out, id);
                 Ok(Reply::Complete)
             }
-            Method::ToolsList
-            | Method::ResourcesList
-            | Method::PromptsList
-            | Method::ResourcesTemplatesList
-            | Method::ToolsCall
-            | Method::ResourcesRead
-            | Method::PromptsGet
-            | Method::CompletionComplete => self.serve_catalog(false, raw, id, method, params, out),
-            Method::ServerDiscover
-            | Method::SubscriptionsListen
-            | Method::NotificationInitialized
-            | Method::NotificationCancelled
-            | Method::Other => Err(RpcError::new(
+            m if m.is_catalog() => self.serve_catalog(false, raw, id, m, params, out),
+            // server/discover and subscriptions/listen are served by the stateless era only.
+            _ => Err(RpcError::new(
                 error_code::METHOD_NOT_FOUND,
                 format!("Method not found: {name}"),
             )),

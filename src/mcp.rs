@@ -112,6 +112,21 @@ pub enum Method {
 }
 
 impl Method {
+    /// The catalog methods, served alike in both protocol eras.
+    pub fn is_catalog(self) -> bool {
+        matches!(
+            self,
+            Method::ToolsList
+                | Method::ResourcesList
+                | Method::PromptsList
+                | Method::ResourcesTemplatesList
+                | Method::ToolsCall
+                | Method::ResourcesRead
+                | Method::PromptsGet
+                | Method::CompletionComplete
+        )
+    }
+
     pub fn parse(name: &str) -> Self {
         match name {
             "initialize" => Method::Initialize,
