@@ -43,9 +43,6 @@ const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
 /// The client scripts stop themselves after this long.
 const CLIENT_TIMEOUT_SECS: u64 = 60;
 
-/// Upper bound for one client run, beyond the script's own limit (interpreter start-up).
-const CLIENT_KILL_AFTER: Duration = Duration::from_secs(CLIENT_TIMEOUT_SECS + 30);
-
 /// A client that must be refused stops itself after this long (it should fail at once).
 const REFUSED_TIMEOUT_SECS: u64 = 15;
 
@@ -304,14 +301,27 @@ pub fn run_client_reporting(
     expect: Expect,
     context: impl Fn() -> String,
 ) -> Value {
-    let mut cmd = client_command(sdk, era, connection, expect, CLIENT_TIMEOUT_SECS);
+    run_client_within(sdk, era, connection, expect, CLIENT_TIMEOUT_SECS, context)
+}
+
+/// [`run_client_reporting`] with the script's own time limit set to `timeout_secs` (the
+/// client is killed 30 s after that).
+pub fn run_client_within(
+    sdk: Sdk,
+    era: Era,
+    connection: Connection<'_>,
+    expect: Expect,
+    timeout_secs: u64,
+    context: impl Fn() -> String,
+) -> Value {
+    let mut cmd = client_command(sdk, era, connection, expect, timeout_secs);
     let what = format!(
         "{} client ({} era) over {}",
         sdk.name(),
         era.flag(),
         connection.describe()
     );
-    let out = run_bounded(&mut cmd, CLIENT_KILL_AFTER)
+    let out = run_bounded(&mut cmd, Duration::from_secs(timeout_secs + 30))
         .unwrap_or_else(|e| panic!("{what}: {e}{}", context()));
     assert!(
         out.status.success(),
