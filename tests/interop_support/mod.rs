@@ -694,6 +694,11 @@ fn check_summary(sdk: Sdk, era: Era, connection: Connection<'_>, expect: Expect,
                 Some(hints.list_ttl_ms > 0),
                 "a repeated tools/list is served from the SDK's cache exactly when ttlMs > 0: {summary}"
             );
+            assert_eq!(
+                field("listen_acknowledged").as_bool(),
+                Some(true),
+                "subscriptions/listen is acknowledged: {summary}"
+            );
         }
     }
     assert_eq!(number("tools"), expect.tools, "{summary}");

@@ -403,6 +403,20 @@ async function exercise(args, client) {
 
   const unknown = await unknownToolError(client);
 
+  let listenAcknowledged;
+  if (modern) {
+    // subscriptions/listen resolves on the acknowledgement; the catalog never changes, so the
+    // server honors no part of the filter. Closing ends the stream; the connection goes on.
+    const subscription = await client.listen({ toolsListChanged: true });
+    const honored = JSON.stringify(subscription.honoredFilter);
+    check(honored === "{}", `subscriptions/listen: honored ${honored}, expected nothing`);
+    await subscription.close();
+    check((await subscription.closed) === "local", "subscriptions/listen: not closed by the client");
+    listenAcknowledged = true;
+    const after = await client.getPrompt({ name: "benchmark_prompt_0", arguments: { ...PROMPT_ARGUMENTS } });
+    check(after.messages.length >= 1, "prompts/get after subscriptions/listen: no messages");
+  }
+
   const summary = {
     sdk: "typescript-v2",
     sdk_version: sdkVersion(),
@@ -446,6 +460,7 @@ async function exercise(args, client) {
       list_ttl_ms: args.expectListTtlMs,
       cache_scope: scope,
       tools_list_cache_hit: cacheHit,
+      listen_acknowledged: listenAcknowledged,
     });
   } else {
     check(wire.requests[0]?.method === "initialize", "the first request was not initialize");

@@ -428,7 +428,7 @@ META_VERSION = "io.modelcontextprotocol/protocolVersion"
 META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 
 
-async def modern_pages(fetch: Any, items_of: Any, what: str, args: argparse.Namespace) -> tuple[list[Any], int]:
+async def modern_pages(fetch: Any, items_of: Any, what: str) -> tuple[list[Any], int]:
     """Walks a listing page by page (each continuation page goes to the server)."""
     items: list[Any] = []
     cursor: str | None = None
@@ -473,7 +473,7 @@ async def exercise_modern(args: argparse.Namespace) -> dict[str, Any]:
         check(caps.resources is not None, "server does not declare the resources capability")
         check(caps.prompts is not None, "server does not declare the prompts capability")
 
-        tools, tool_pages = await modern_pages(client.list_tools, lambda r: r.tools, "tools/list", args)
+        tools, tool_pages = await modern_pages(client.list_tools, lambda r: r.tools, "tools/list")
         check_tools(tools, args)
         # The first page is cached by its hints: asking again must not reach the server
         # while ttlMs has not run out, and must reach it when ttlMs is 0.
@@ -487,16 +487,25 @@ async def exercise_modern(args: argparse.Namespace) -> dict[str, Any]:
         data = check_tool_result(await client.call_tool("benchmark_tool_0", dict(TOOL_ARGUMENTS)), args)
 
         resources, resource_pages = await modern_pages(
-            client.list_resources, lambda r: r.resources, "resources/list", args
+            client.list_resources, lambda r: r.resources, "resources/list"
         )
         check_resources(resources, args)
-        rdata = check_read(await client.read_resource("benchmark://benchmark_resource_0", cache_mode="bypass"), args)
+        rdata = check_read(await client.read_resource("benchmark://benchmark_resource_0"), args)
 
-        prompts, prompt_pages = await modern_pages(client.list_prompts, lambda r: r.prompts, "prompts/list", args)
+        prompts, prompt_pages = await modern_pages(client.list_prompts, lambda r: r.prompts, "prompts/list")
         check_names(prompts, "benchmark_prompt_", args.expect_prompts, "prompts/list")
         check_prompt(await client.get_prompt("benchmark_prompt_0", dict(PROMPT_ARGUMENTS)))
 
         unknown_error = await unknown_tool_error(client)
+
+        # subscriptions/listen: entering waits for the acknowledgement; the catalog never
+        # changes, so the server honors no part of the filter. Leaving closes the stream.
+        with anyio.fail_after(30):
+            async with client.listen(tools_list_changed=True) as subscription:
+                honored = subscription.honored.model_dump(by_alias=True, exclude_none=True)
+        check(honored == {}, f"subscriptions/listen: honored {honored!r}, expected nothing")
+        # The connection goes on after the stream is closed.
+        check_prompt(await client.get_prompt("benchmark_prompt_0", dict(PROMPT_ARGUMENTS)))
 
     check(wire.requests and wire.requests[0]["method"] == "server/discover", "the first request was not server/discover")
     check(wire.count("initialize") == 0, "the SDK sent initialize on a 2026-07-28 connection")
@@ -506,12 +515,12 @@ async def exercise_modern(args: argparse.Namespace) -> dict[str, Any]:
         check(isinstance(meta.get(META_CAPABILITIES), dict), f"{r['method']}: _meta has no client capabilities")
     for method, result in ((wire.method_of[i], res) for i, res in wire.results.items()):
         check(result.get("resultType") == "complete", f"{method}: resultType {result.get('resultType')!r}")
-    list_scope = args.expect_cache_scope
-    check_hints(wire, "server/discover", args.expect_list_ttl_ms, list_scope, 1)
-    check_hints(wire, "tools/list", args.expect_list_ttl_ms, list_scope, tool_pages + (0 if cache_hit else 1))
-    check_hints(wire, "resources/list", args.expect_list_ttl_ms, list_scope, resource_pages)
-    check_hints(wire, "prompts/list", args.expect_list_ttl_ms, list_scope, prompt_pages)
-    check_hints(wire, "resources/read", args.expect_read_ttl_ms, list_scope, 1)
+    scope = args.expect_cache_scope
+    check_hints(wire, "server/discover", args.expect_list_ttl_ms, scope, 1)
+    check_hints(wire, "tools/list", args.expect_list_ttl_ms, scope, tool_pages + (0 if cache_hit else 1))
+    check_hints(wire, "resources/list", args.expect_list_ttl_ms, scope, resource_pages)
+    check_hints(wire, "prompts/list", args.expect_list_ttl_ms, scope, prompt_pages)
+    check_hints(wire, "resources/read", args.expect_read_ttl_ms, scope, 1)
 
     summary: dict[str, Any] = {
         "sdk": "python",
@@ -522,8 +531,9 @@ async def exercise_modern(args: argparse.Namespace) -> dict[str, Any]:
         "first_request": wire.requests[0]["method"],
         "requests": len(wire.requests),
         "list_ttl_ms": args.expect_list_ttl_ms,
-        "cache_scope": list_scope,
+        "cache_scope": scope,
         "tools_list_cache_hit": cache_hit,
+        "listen_acknowledged": True,
         "tools": len(tools),
         "tool_pages": tool_pages,
         "resources": len(resources),
