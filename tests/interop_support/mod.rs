@@ -1,13 +1,15 @@
 //! Running the official MCP SDK clients against the server binary.
 //!
 //! The clients live in `tests/interop/`: `python/client.py` (PyPI package `mcp`, pinned in
-//! `python/requirements.txt`) and `node/client.mjs` (npm package `@modelcontextprotocol/sdk`,
-//! pinned in `node/package.json` + `node/package-lock.json`). Their dependencies are installed
-//! on first use under `<workspace>/target/interop/`:
+//! `python/requirements.txt`; both eras), `node/client.mjs` (npm package
+//! `@modelcontextprotocol/sdk` 1.x; handshake era only) and `node/client_v2.mjs` (npm package
+//! `@modelcontextprotocol/client`, the v2 SDK; both eras), the npm ones pinned in
+//! `node/package.json` + `node/package-lock.json`. Their dependencies are installed on first
+//! use under `<workspace>/target/interop/`:
 //!
 //! - `venv/`: a Python virtual environment with the pinned requirements;
-//! - `node/`: a copy of the npm manifest and lock file, `npm ci`'d, plus a copy of
-//!   `client.mjs` (Node resolves packages next to the script, so it runs from there).
+//! - `node/`: a copy of the npm manifest and lock file, `npm ci`'d, plus copies of the
+//!   scripts (Node resolves packages next to the script, so they run from there).
 //!
 //! Each install is skipped when its stamp file holds the hash of the pin files it was made
 //! from, and is serialized across test processes by a file lock. A failed install fails the
@@ -17,6 +19,10 @@
 //! on loopback with `-port=0`, learns the bound port from its `listening on http://…` line and
 //! kills it when dropped; [`HttpServer::run_client`] then points a client at it, and
 //! [`HttpServer::run_refused_client`] runs one that must fail authentication.
+//! [`Connection::Alternating`] gives a client several servers to send its HTTP requests to
+//! in turn.
+
+#![allow(dead_code)]
 
 use std::fs;
 use std::io::{Read, Write};
@@ -37,9 +43,6 @@ const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
 /// The client scripts stop themselves after this long.
 const CLIENT_TIMEOUT_SECS: u64 = 60;
 
-/// Upper bound for one client run, beyond the script's own limit (interpreter start-up).
-const CLIENT_KILL_AFTER: Duration = Duration::from_secs(CLIENT_TIMEOUT_SECS + 30);
-
 /// A client that must be refused stops itself after this long (it should fail at once).
 const REFUSED_TIMEOUT_SECS: u64 = 15;
 
@@ -52,11 +55,24 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bumped when the install layout changes, so old installs are redone.
 const LAYOUT_VERSION: &str = "interop-install-v1";
 
+/// The npm client scripts copied next to `node_modules/`.
+const NODE_SCRIPTS: &[&str] = &["client.mjs", "client_v2.mjs"];
+
+/// The stateless protocol revision.
+pub const MODERN: &str = "2026-07-28";
+
+/// The handshake-era revision every pinned SDK asks for.
+pub const HANDSHAKE: &str = "2025-11-25";
+
 /// Which official SDK drives the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sdk {
+    /// PyPI `mcp` 2.x: `ClientSession` (handshake era) or `Client` in `mode="auto"`.
     Python,
+    /// npm `@modelcontextprotocol/sdk` 1.x: handshake era only.
     TypeScript,
+    /// npm `@modelcontextprotocol/client` (v2): legacy mode, or `versionNegotiation: auto`.
+    TypeScriptV2,
 }
 
 impl Sdk {
@@ -64,7 +80,14 @@ impl Sdk {
         match self {
             Sdk::Python => "python",
             Sdk::TypeScript => "typescript",
+            Sdk::TypeScriptV2 => "typescript-v2",
         }
+    }
+
+    /// Whether the script tells the probe `server/discover` on the pipe it is given: the v2
+    /// TypeScript SDK probes a stdio server on a short-lived sibling process instead.
+    fn probes_in_place(self, connection: &Connection<'_>) -> bool {
+        !(self == Sdk::TypeScriptV2 && matches!(connection, Connection::Stdio { .. }))
     }
 
     /// The SDK version the pin files ask for.
@@ -77,15 +100,57 @@ impl Sdk {
                     .map(|v| v.trim().to_string())
                     .expect("python/requirements.txt pins mcp with `mcp==<version>`")
             }
-            Sdk::TypeScript => {
+            Sdk::TypeScript | Sdk::TypeScriptV2 => {
+                let package = match self {
+                    Sdk::TypeScript => "@modelcontextprotocol/sdk",
+                    _ => "@modelcontextprotocol/client",
+                };
                 let manifest = read_text(&interop_dir().join("node/package.json"));
                 let manifest: Value =
                     serde_json::from_str(&manifest).expect("node/package.json is valid JSON");
-                manifest["dependencies"]["@modelcontextprotocol/sdk"]
+                manifest["dependencies"][package]
                     .as_str()
-                    .expect("node/package.json depends on @modelcontextprotocol/sdk")
+                    .unwrap_or_else(|| panic!("node/package.json depends on {package}"))
                     .to_string()
             }
+        }
+    }
+}
+
+/// The caching hints a 2026-07-28 client must find on the server's results.
+#[derive(Debug, Clone, Copy)]
+pub struct Hints {
+    /// `ttlMs` of list results and `server/discover` (`-list-ttl`).
+    pub list_ttl_ms: u64,
+    /// `ttlMs` of `resources/read` (`-read-ttl`).
+    pub read_ttl_ms: u64,
+    /// `cacheScope` of all of them (`-cache-scope`).
+    pub cache_scope: &'static str,
+}
+
+impl Hints {
+    /// The server's defaults: `-list-ttl=5m -read-ttl=0s -cache-scope=public`.
+    pub const DEFAULT: Hints = Hints {
+        list_ttl_ms: 300_000,
+        read_ttl_ms: 0,
+        cache_scope: "public",
+    };
+}
+
+/// Which protocol era the client is made to speak.
+#[derive(Debug, Clone, Copy)]
+pub enum Era {
+    /// `initialize` first; the client must end up on 2025-11-25.
+    Handshake,
+    /// The SDK probes `server/discover` and must end up on 2026-07-28, finding these hints.
+    Modern(Hints),
+}
+
+impl Era {
+    fn flag(self) -> &'static str {
+        match self {
+            Era::Handshake => "handshake",
+            Era::Modern(_) => "modern",
         }
     }
 }
@@ -137,6 +202,9 @@ pub enum Connection<'a> {
         url: &'a str,
         token: Option<&'a str>,
     },
+    /// Streamable HTTP to several listening servers: each HTTP request goes to the next of
+    /// `urls` in turn, as a round-robin balancer in front of replicas would send it.
+    Alternating { urls: &'a [String] },
 }
 
 impl Connection<'_> {
@@ -170,6 +238,13 @@ impl Connection<'_> {
                 }
                 args
             }
+            Connection::Alternating { urls } => {
+                let mut args = vec!["--transport".to_string(), "http".to_string()];
+                for url in urls.iter() {
+                    args.extend(["--url".to_string(), url.clone()]);
+                }
+                args
+            }
         }
     }
 
@@ -177,6 +252,7 @@ impl Connection<'_> {
         match self {
             Connection::Stdio { .. } => "stdio",
             Connection::Http { transport, .. } => transport.flag(),
+            Connection::Alternating { .. } => "http",
         }
     }
 
@@ -194,6 +270,7 @@ impl Connection<'_> {
                 };
                 format!("{} at {url} ({token})", transport.flag())
             }
+            Connection::Alternating { urls } => format!("http alternating over {urls:?}"),
         }
     }
 }
@@ -210,21 +287,41 @@ pub struct Expect {
     pub pages: [u64; 3],
 }
 
-/// Runs `sdk`'s client script against the server and checks its summary; returns the summary.
-pub fn run_client(sdk: Sdk, connection: Connection<'_>, expect: Expect) -> Value {
-    run_client_reporting(sdk, connection, expect, String::new)
+/// Runs `sdk`'s client script in `era` against the server and checks its summary; returns
+/// the summary.
+pub fn run_client(sdk: Sdk, era: Era, connection: Connection<'_>, expect: Expect) -> Value {
+    run_client_reporting(sdk, era, connection, expect, String::new)
 }
 
 /// [`run_client`], adding `context()` (the server's log, say) to every failure message.
-fn run_client_reporting(
+pub fn run_client_reporting(
     sdk: Sdk,
+    era: Era,
     connection: Connection<'_>,
     expect: Expect,
     context: impl Fn() -> String,
 ) -> Value {
-    let mut cmd = client_command(sdk, connection, expect, CLIENT_TIMEOUT_SECS);
-    let what = format!("{} client over {}", sdk.name(), connection.describe());
-    let out = run_bounded(&mut cmd, CLIENT_KILL_AFTER)
+    run_client_within(sdk, era, connection, expect, CLIENT_TIMEOUT_SECS, context)
+}
+
+/// [`run_client_reporting`] with the script's own time limit set to `timeout_secs` (the
+/// client is killed 30 s after that).
+pub fn run_client_within(
+    sdk: Sdk,
+    era: Era,
+    connection: Connection<'_>,
+    expect: Expect,
+    timeout_secs: u64,
+    context: impl Fn() -> String,
+) -> Value {
+    let mut cmd = client_command(sdk, era, connection, expect, timeout_secs);
+    let what = format!(
+        "{} client ({} era) over {}",
+        sdk.name(),
+        era.flag(),
+        connection.describe()
+    );
+    let out = run_bounded(&mut cmd, Duration::from_secs(timeout_secs + 30))
         .unwrap_or_else(|e| panic!("{what}: {e}{}", context()));
     assert!(
         out.status.success(),
@@ -249,13 +346,14 @@ fn run_client_reporting(
         });
     let summary: Value = serde_json::from_str(line)
         .unwrap_or_else(|e| panic!("{what}: summary is not JSON ({e}): {line}{}", context()));
-    check_summary(sdk, connection, expect, &summary);
+    check_summary(sdk, era, connection, expect, &summary);
     summary
 }
 
 /// The command that runs `sdk`'s client script with these checks and time limit (seconds).
 fn client_command(
     sdk: Sdk,
+    era: Era,
     connection: Connection<'_>,
     expect: Expect,
     timeout_secs: u64,
@@ -268,12 +366,30 @@ fn client_command(
             c
         }
         Sdk::TypeScript => {
+            assert!(
+                matches!(era, Era::Handshake),
+                "@modelcontextprotocol/sdk 1.x speaks the handshake era only"
+            );
             let dir = node_env();
             let mut c = Command::new("node");
             c.arg(dir.join("client.mjs"));
             c
         }
+        Sdk::TypeScriptV2 => {
+            let dir = node_env();
+            let mut c = Command::new("node");
+            c.arg(dir.join("client_v2.mjs"));
+            c
+        }
     };
+    if sdk != Sdk::TypeScript {
+        cmd.args(["--era", era.flag()]);
+    }
+    if let Era::Modern(hints) = era {
+        cmd.args(["--expect-list-ttl-ms", &hints.list_ttl_ms.to_string()])
+            .args(["--expect-read-ttl-ms", &hints.read_ttl_ms.to_string()])
+            .args(["--expect-cache-scope", hints.cache_scope]);
+    }
     cmd.args(["--expect-tools", &expect.tools.to_string()])
         .args(["--expect-resources", &expect.resources.to_string()])
         .args(["--expect-prompts", &expect.prompts.to_string()])
@@ -281,7 +397,7 @@ fn client_command(
         .args(["--expect-resource-size", &expect.resource_size.to_string()])
         .args(["--timeout", &timeout_secs.to_string()])
         .args(connection.script_args());
-    if let Connection::Http { .. } = connection {
+    if !matches!(connection, Connection::Stdio { .. }) {
         // A proxy configured in the environment must not sit between the client and loopback.
         cmd.env("NO_PROXY", "127.0.0.1,localhost")
             .env("no_proxy", "127.0.0.1,localhost");
@@ -362,13 +478,31 @@ impl HttpServer {
         format!("\n--- server stderr ---\n{}", tail(&self.stderr(), 8000))
     }
 
-    /// Runs `sdk`'s client script against this server (sending `token` when set), checks its
-    /// summary, then checks the server is still sound (see [`Self::assert_sound`]).
-    pub fn run_client(&mut self, sdk: Sdk, token: Option<&str>, expect: Expect) -> Value {
-        let summary =
-            run_client_reporting(sdk, self.connection(token), expect, || self.log_section());
+    /// Runs `sdk`'s client script in `era` against this server (sending `token` when set),
+    /// checks its summary, then checks the server is still sound (see [`Self::assert_sound`]).
+    pub fn run_client(&mut self, sdk: Sdk, era: Era, token: Option<&str>, expect: Expect) -> Value {
+        let summary = self.run_client_shared(sdk, era, token, expect);
         self.assert_sound();
         summary
+    }
+
+    /// [`Self::run_client`] without the soundness check, so several clients can run against
+    /// one server at the same time (call [`Self::assert_sound`] when they are done).
+    pub fn run_client_shared(
+        &self,
+        sdk: Sdk,
+        era: Era,
+        token: Option<&str>,
+        expect: Expect,
+    ) -> Value {
+        run_client_reporting(sdk, era, self.connection(token), expect, || {
+            self.log_section()
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
     }
 
     /// Runs `sdk`'s client script sending `token` (or none) to this server, which requires a
@@ -389,7 +523,13 @@ impl HttpServer {
             pages: [1, 1, 1],
         };
         let log_before = self.stderr().len();
-        let mut cmd = client_command(sdk, connection, expect, REFUSED_TIMEOUT_SECS);
+        let mut cmd = client_command(
+            sdk,
+            Era::Handshake,
+            connection,
+            expect,
+            REFUSED_TIMEOUT_SECS,
+        );
         let ended = match run_bounded(&mut cmd, REFUSED_KILL_AFTER) {
             Ok(out) => {
                 assert!(
@@ -496,7 +636,7 @@ impl HttpServer {
     }
 }
 
-fn check_summary(sdk: Sdk, connection: Connection<'_>, expect: Expect, summary: &Value) {
+fn check_summary(sdk: Sdk, era: Era, connection: Connection<'_>, expect: Expect, summary: &Value) {
     let field = |name: &str| -> &Value {
         summary
             .get(name)
@@ -519,11 +659,48 @@ fn check_summary(sdk: Sdk, connection: Connection<'_>, expect: Expect, summary: 
         Some(connection.transport()),
         "{summary}"
     );
-    assert_eq!(
-        field("protocol_version").as_str(),
-        Some("2025-11-25"),
-        "both pinned SDKs ask for 2025-11-25, which the server speaks: {summary}"
-    );
+    match era {
+        Era::Handshake => {
+            assert_eq!(
+                field("protocol_version").as_str(),
+                Some(HANDSHAKE),
+                "the pinned SDKs' handshake asks for {HANDSHAKE}, which the server speaks: {summary}"
+            );
+            if sdk != Sdk::TypeScript {
+                assert_eq!(field("era").as_str(), Some("handshake"), "{summary}");
+            }
+        }
+        Era::Modern(hints) => {
+            assert_eq!(field("era").as_str(), Some("modern"), "{summary}");
+            assert_eq!(
+                field("protocol_version").as_str(),
+                Some(MODERN),
+                "the SDK must adopt {MODERN} from server/discover: {summary}"
+            );
+            let first = field("first_request").as_str();
+            if sdk.probes_in_place(&connection) {
+                assert_eq!(first, Some("server/discover"), "{summary}");
+            } else {
+                assert_ne!(first, Some("initialize"), "{summary}");
+            }
+            assert_eq!(number("list_ttl_ms"), hints.list_ttl_ms, "{summary}");
+            assert_eq!(
+                field("cache_scope").as_str(),
+                Some(hints.cache_scope),
+                "{summary}"
+            );
+            assert_eq!(
+                field("tools_list_cache_hit").as_bool(),
+                Some(hints.list_ttl_ms > 0),
+                "a repeated tools/list is served from the SDK's cache exactly when ttlMs > 0: {summary}"
+            );
+            assert_eq!(
+                field("listen_acknowledged").as_bool(),
+                Some(true),
+                "subscriptions/listen is acknowledged: {summary}"
+            );
+        }
+    }
     assert_eq!(number("tools"), expect.tools, "{summary}");
     assert_eq!(number("resources"), expect.resources, "{summary}");
     assert_eq!(number("prompts"), expect.prompts, "{summary}");
@@ -640,12 +817,14 @@ fn install_node() -> Result<PathBuf, String> {
     };
     let manifest = read("package.json")?;
     let lockfile = read("package-lock.json")?;
-    let script = read("client.mjs")?;
     let stamp = dir.join(".interop-stamp");
     let want = stamp_text(LAYOUT_VERSION, &[b"node", &manifest, &lockfile]);
-    let installed = dir
-        .join("node_modules/@modelcontextprotocol/sdk/package.json")
-        .exists();
+    let installed = ["sdk", "client"].iter().all(|p| {
+        dir.join(format!(
+            "node_modules/@modelcontextprotocol/{p}/package.json"
+        ))
+        .exists()
+    });
     if !(installed && fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str())) {
         let started = Instant::now();
         let _ = fs::remove_file(&stamp);
@@ -677,13 +856,16 @@ fn install_node() -> Result<PathBuf, String> {
             started.elapsed().as_secs_f64()
         );
     }
-    // The script runs from the install directory; refresh it whenever the source changed
+    // The scripts run from the install directory; refresh each whenever its source changed
     // (write-then-rename, so a concurrent run never sees half a file).
-    let target = dir.join("client.mjs");
-    if fs::read(&target).ok().as_deref() != Some(script.as_slice()) {
-        let tmp = dir.join(format!("client.mjs.{}.tmp", std::process::id()));
-        fs::write(&tmp, &script).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        fs::rename(&tmp, &target).map_err(|e| format!("{}: {e}", target.display()))?;
+    for name in NODE_SCRIPTS {
+        let script = read(name)?;
+        let target = dir.join(name);
+        if fs::read(&target).ok().as_deref() != Some(script.as_slice()) {
+            let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
+            fs::write(&tmp, &script).map_err(|e| format!("{}: {e}", tmp.display()))?;
+            fs::rename(&tmp, &target).map_err(|e| format!("{}: {e}", target.display()))?;
+        }
     }
     Ok(dir)
 }
