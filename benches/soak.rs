@@ -1255,6 +1255,8 @@ fn soak(bin: &PathBuf, duration: Duration, pause: Duration) -> Report {
                 s.log_tail()
             )),
         }
+    }
+    for s in [&stdio, &sse, &http] {
         let warnings: Vec<String> = s
             .log
             .lock()
