@@ -54,6 +54,11 @@ bench:
 bench-http RUNS="5":
     benches/http/run.sh {{ RUNS }}
 
+# Soak: mixed load over stdio, legacy SSE and Streamable HTTP with session churn for SECONDS;
+# fails if a request is lost or a file descriptor leaks (see BENCHMARKS.md)
+soak SECONDS="180":
+    cargo bench --bench soak -- --seconds {{ SECONDS }}
+
 # Run every fuzz target for SECONDS each (needs cargo-fuzz; see fuzz/README.md)
 fuzz SECONDS="60":
     cd fuzz && for t in dispatch cursor cli gate; do \

@@ -92,6 +92,12 @@ const FLAGS: &[Flag] = &[
     ),
     flag("help", Bool, "false", "Show help message"),
     flag(
+        "idle-timeout",
+        Str,
+        "60s",
+        "An HTTP connection idle this long between requests is closed (0 = never)",
+    ),
+    flag(
         "instance-id",
         Str,
         "",
@@ -127,6 +133,12 @@ const FLAGS: &[Flag] = &[
         Int,
         "10000",
         "Most Streamable HTTP sessions kept; the least recently used is evicted",
+    ),
+    flag(
+        "max-sse-streams",
+        Int,
+        "5000",
+        "Most open SSE streams (legacy /sse and Streamable HTTP GET) across all instances; more get 503",
     ),
     flag(
         "page-size",
@@ -334,6 +346,9 @@ pub struct Config {
     pub cache: crate::dispatch::CacheHints,
     pub max_connections: usize,
     pub header_timeout: Duration,
+    /// `-idle-timeout`: `None` keeps idle connections open.
+    pub idle_timeout: Option<Duration>,
+    pub max_sse_streams: usize,
     pub drain_delay: Duration,
     /// Worker threads for the HTTP transports (resolved: at least 1).
     pub threads: usize,
@@ -857,6 +872,17 @@ where
             }
             n => usize::try_from(n).unwrap_or(usize::MAX).min(1 << 20),
         },
+        idle_timeout: Some(duration("idle-timeout")?).filter(|d| !d.is_zero()),
+        max_sse_streams: match count("max-sse-streams")? {
+            0 => {
+                return Err(invalid(
+                    "max-sse-streams",
+                    &text("max-sse-streams"),
+                    "must be at least 1",
+                ));
+            }
+            n => usize::try_from(n).unwrap_or(usize::MAX).min(1 << 20),
+        },
         drain_delay: duration("drain-delay")?,
         conformance_fixtures: match text("profile").to_ascii_lowercase().as_str() {
             "default" => false,
@@ -998,6 +1024,21 @@ mod tests {
         assert_eq!((c.addr, c.public_url, c.auth_token), (None, None, None));
         assert_eq!(c.log_level, log::LevelFilter::Info);
         assert_eq!(c.page_size, 0);
+    }
+
+    #[test]
+    fn connection_caps() {
+        let c = run(&[]);
+        assert_eq!(c.idle_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(c.max_sse_streams, 5000);
+        let c = run(&["-idle-timeout=0", "-max-sse-streams=3"]);
+        assert_eq!((c.idle_timeout, c.max_sse_streams), (None, 3));
+        assert_eq!(
+            run(&["-idle-timeout=1500ms"]).idle_timeout,
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(error(&["-max-sse-streams=0"]).flag, Some("max-sse-streams"));
+        assert_eq!(error(&["-idle-timeout=soon"]).flag, Some("idle-timeout"));
     }
 
     #[test]

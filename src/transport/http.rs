@@ -345,11 +345,15 @@ fn reply_response(
         Reply::Partial(rest) => Some(rest),
         Reply::Subscription => {
             // The acknowledgement opens a stream that stays until the client closes it.
+            let slot = match inst.shared.sse_streams.acquire() {
+                Ok(slot) => slot,
+                Err(refused) => return refused,
+            };
             let mut event = SSE_EVENT_START.to_vec();
             event.extend_from_slice(&out[prefix_len..]);
             event.extend_from_slice(SSE_EVENT_END);
             let mut response = HttpResponse::new(ResponseBody::Events(Box::new(
-                EventStream::idle_after(&inst.shared, Bytes::from(event)),
+                EventStream::idle_after(&inst.shared, slot, Bytes::from(event)),
             )));
             sse_headers(&mut response);
             return response;
@@ -410,9 +414,15 @@ fn get(inst: &Instance, req: &Request<Incoming>) -> HttpResponse {
     let Some(id) = session_id(req) else {
         return missing_session();
     };
-    let stream = match inst.sessions.get(id) {
-        None => return unknown_session(),
-        Some(Found::Stored(entry)) => {
+    let Some(found) = inst.sessions.get(id) else {
+        return unknown_session();
+    };
+    let slot = match inst.shared.sse_streams.acquire() {
+        Ok(slot) => slot,
+        Err(refused) => return refused,
+    };
+    let stream = match found {
+        Found::Stored(entry) => {
             let (tx, rx) = mpsc::channel::<Bytes>(16);
             if !entry.add_stream(tx) {
                 return text_response(
@@ -420,10 +430,10 @@ fn get(inst: &Instance, req: &Request<Incoming>) -> HttpResponse {
                     "Too many open streams for this session\n",
                 );
             }
-            EventStream::new(&inst.shared, rx, None)
+            EventStream::new(&inst.shared, slot, rx, None)
         }
         // A signed session has no server-side state to attach to: keep-alives until shutdown.
-        Some(Found::Signed(_)) => EventStream::idle(&inst.shared),
+        Found::Signed(_) => EventStream::idle(&inst.shared, slot),
     };
     let mut response = HttpResponse::new(ResponseBody::Events(Box::new(stream)));
     sse_headers(&mut response);

@@ -7,6 +7,7 @@
 //! dispatcher continuation, or an SSE event stream).
 
 pub mod http;
+pub mod limits;
 pub mod sse;
 pub mod stdio;
 
@@ -55,6 +56,8 @@ pub struct Shared {
     pub max_connections: usize,
     /// Uptime second of the last "connection limit" warning.
     pub last_refusal_warning: std::sync::atomic::AtomicU64,
+    /// Open SSE streams across every instance, bounded by `-max-sse-streams`.
+    pub sse_streams: limits::StreamSlots,
 }
 
 /// One listening server: its catalog, sessions and address.
@@ -175,29 +178,37 @@ pub struct EventStream {
     on_close: Option<OnClose>,
     /// Holds the channel open for streams nothing else sends on.
     _keep_open: Option<mpsc::Sender<Bytes>>,
+    /// This stream's place among `-max-sse-streams`, given back when it is dropped.
+    _slot: limits::StreamSlot,
     done: bool,
 }
 
 impl EventStream {
-    pub fn new(shared: &Shared, rx: mpsc::Receiver<Bytes>, on_close: Option<OnClose>) -> Self {
-        Self::with_sender(shared, rx, on_close, None)
+    pub fn new(
+        shared: &Shared,
+        slot: limits::StreamSlot,
+        rx: mpsc::Receiver<Bytes>,
+        on_close: Option<OnClose>,
+    ) -> Self {
+        Self::with_sender(shared, slot, rx, on_close, None)
     }
 
     /// A stream that stays open (keep-alives only) until shutdown.
-    pub fn idle(shared: &Shared) -> Self {
+    pub fn idle(shared: &Shared, slot: limits::StreamSlot) -> Self {
         let (tx, rx) = mpsc::channel(1);
-        Self::with_sender(shared, rx, None, Some(tx))
+        Self::with_sender(shared, slot, rx, None, Some(tx))
     }
 
     /// Like [`EventStream::idle`], opening with `first`.
-    pub fn idle_after(shared: &Shared, first: Bytes) -> Self {
+    pub fn idle_after(shared: &Shared, slot: limits::StreamSlot, first: Bytes) -> Self {
         let (tx, rx) = mpsc::channel(1);
         let _ = tx.try_send(first);
-        Self::with_sender(shared, rx, None, Some(tx))
+        Self::with_sender(shared, slot, rx, None, Some(tx))
     }
 
     fn with_sender(
         shared: &Shared,
+        slot: limits::StreamSlot,
         rx: mpsc::Receiver<Bytes>,
         on_close: Option<OnClose>,
         keep_open: Option<mpsc::Sender<Bytes>>,
@@ -214,6 +225,7 @@ impl EventStream {
             }),
             on_close,
             _keep_open: keep_open,
+            _slot: slot,
             done: false,
         }
     }
@@ -621,6 +633,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         connections: Arc::new(tokio::sync::Semaphore::new(config.max_connections)),
         max_connections: config.max_connections,
         last_refusal_warning: std::sync::atomic::AtomicU64::new(u64::MAX),
+        sse_streams: limits::StreamSlots::new(config.max_sse_streams),
     });
     let multi = config.server_count > 1;
     let mut listeners = Vec::new();
@@ -854,7 +867,8 @@ async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShut
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(inst.config.header_timeout)
+        // The header and idle timeouts are kept by `limits::drive`.
+        .header_read_timeout(None)
         .keep_alive(true);
     let mut stop = inst.shared.shutdown.clone();
     loop {
@@ -872,8 +886,9 @@ async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShut
             }
         };
         let header_timeout = inst.config.header_timeout;
-        let first_request_seen = Arc::new(AtomicBool::new(false));
-        let seen = first_request_seen.clone();
+        let idle_timeout = inst.config.idle_timeout;
+        let activity = limits::Activity::new();
+        let watched = activity.clone();
         let Ok(permit) = inst.shared.connections.clone().try_acquire_owned() else {
             refuse_connection(&inst.shared, stream);
             continue;
@@ -882,7 +897,7 @@ async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShut
         let inst = inst.clone();
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let inst = inst.clone();
-            seen.store(true, Ordering::Relaxed);
+            let in_flight = watched.begin(req.version());
             async move {
                 let logged = log::log_enabled!(log::Level::Debug).then(|| {
                     (
@@ -902,28 +917,14 @@ async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShut
                         started.elapsed()
                     );
                 }
-                Ok::<_, Infallible>(response)
+                Ok::<_, Infallible>(response.map(|b| limits::Counted::new(b, in_flight)))
             }
         });
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
+        let io = TokioIo::new(limits::Tracked::new(stream, activity.clone()));
+        let conn = builder.serve_connection(io, service).into_owned();
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
-            // The HTTP/1 header timer only starts once a request begins; a connection that
-            // sends nothing (or half an HTTP/2 preface) must not hold its slot forever.
-            tokio::pin!(conn);
-            let result = tokio::select! {
-                r = &mut conn => r,
-                () = tokio::time::sleep(header_timeout) => {
-                    if first_request_seen.load(Ordering::Relaxed) {
-                        conn.await
-                    } else {
-                        log::debug!("closing {remote}: no request within {header_timeout:?}");
-                        Ok(())
-                    }
-                }
-            };
+            let result = limits::drive(conn, &activity, header_timeout, idle_timeout, remote).await;
             if let Err(e) = result {
                 log::debug!("connection from {remote} ended: {e}");
             }

@@ -105,6 +105,10 @@ pub async fn route(inst: &Instance, path: &str, req: Request<Incoming>) -> HttpR
 
 fn open(inst: &Instance) -> HttpResponse {
     let sessions = &inst.sse_sessions;
+    let slot = match inst.shared.sse_streams.acquire() {
+        Ok(slot) => slot,
+        Err(refused) => return refused,
+    };
     let (tx, rx) = mpsc::channel::<Bytes>(QUEUE_CHUNKS);
     let id = new_session_id();
     let endpoint = format!(
@@ -148,7 +152,7 @@ fn open(inst: &Instance) -> HttpResponse {
         lock(&table).remove(&id);
         log::debug!("SSE stream closed");
     });
-    let stream = EventStream::new(&inst.shared, rx, Some(on_close));
+    let stream = EventStream::new(&inst.shared, slot, rx, Some(on_close));
     let mut response = HttpResponse::new(ResponseBody::Events(Box::new(stream)));
     sse_headers(&mut response);
     response
