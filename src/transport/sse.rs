@@ -176,6 +176,28 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
         Ok(b) => b,
         Err(r) => return r,
     };
+    // A fixture that sends requests to the client runs beside the stream, which carries its
+    // requests and result; the client's answers come back as POSTs routed by the dispatcher.
+    let planned = crate::roundtrip::plan(
+        &inst.dispatcher,
+        &mut session.state.lock().unwrap_or_else(|e| e.into_inner()),
+        &body,
+    );
+    if let Some(planned) = planned {
+        let tx = session.tx.lock().await.clone();
+        match planned {
+            crate::roundtrip::Planned::Run(call) => {
+                tokio::spawn(call.run(tx));
+            }
+            crate::roundtrip::Planned::Refused(error) => {
+                let event = super::sse_events(&error);
+                if tx.send(Bytes::from(event)).await.is_err() {
+                    return text_response(StatusCode::NOT_FOUND, "Session closed\n");
+                }
+            }
+        }
+        return text_response(StatusCode::ACCEPTED, "Accepted\n");
+    }
     let mut out = Vec::with_capacity(1024);
     out.extend_from_slice(SSE_EVENT_START);
     let outcome = with_parser(|parser| {
