@@ -953,32 +953,39 @@ impl Call {
     }
 
     /// Runs the call on an SSE stream: each message becomes an `event: message`. Ends early,
-    /// forgetting its request, when the stream closes.
+    /// forgetting its request, when the stream closes or stays full for the call's timeout.
     pub async fn run(mut self, tx: mpsc::Sender<Bytes>) {
-        let frame = |m: &[u8]| {
+        let limit = self.timeout;
+        let send = |m: &[u8]| {
             let mut e = Vec::with_capacity(m.len() + 24);
             e.extend_from_slice(b"event: message\ndata: ");
             e.extend_from_slice(m);
             e.extend_from_slice(b"\n\n");
-            Bytes::from(e)
+            let tx = tx.clone();
+            async move {
+                matches!(
+                    tokio::time::timeout(limit, tx.send(Bytes::from(e))).await,
+                    Ok(Ok(()))
+                )
+            }
         };
         loop {
             let request = match self.step() {
                 Step::Done(response) => {
-                    let _ = tx.send(frame(&response)).await;
+                    send(&response).await;
                     return;
                 }
                 Step::Send(request) => request,
             };
             let Some(rx) = self.receiver() else { return };
-            if tx.send(frame(&request)).await.is_err() {
+            if !send(&request).await {
                 return;
             }
             tokio::select! {
                 answer = rx => match answer {
                     Ok(raw) => {
                         if let Some(end) = self.answer(&raw) {
-                            let _ = tx.send(frame(&end)).await;
+                            send(&end).await;
                             return;
                         }
                     }
@@ -986,7 +993,7 @@ impl Call {
                 },
                 () = tokio::time::sleep(self.timeout) => {
                     for m in self.timed_out() {
-                        let _ = tx.send(frame(&m)).await;
+                        send(&m).await;
                     }
                     return;
                 }
