@@ -206,33 +206,38 @@ fn http_missing_capability_is_refused_before_any_request() {
     assert_eq!(e["data"]["requiredCapabilities"]["sampling"], json!({}));
 }
 
+/// Opens a `test_sampling` call and returns its stream once the server request arrived. A
+/// session whose slots are all taken answers with an error instead: retried for a while, as
+/// the server frees the slot of a closed stream as soon as it notices the close.
+fn open_waiting_call(s: &HttpServer, sid: &str, id: i64) -> SseStream {
+    for _ in 0..200 {
+        let mut stream = http_call(s, sid, &call(id, "test_sampling", json!({"prompt": "p"})));
+        let first = stream.next_message();
+        if first["method"] == "sampling/createMessage" {
+            return stream;
+        }
+        let e = error_of(&first, -32603);
+        assert!(
+            e["message"].as_str().unwrap().contains("outstanding"),
+            "{e}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the session's slots were never freed");
+}
+
 #[test]
 fn http_closed_streams_cancel_their_calls_and_free_their_slots() {
     let s = http_server();
     let sid = http_session(&s, json!({"sampling": {}}));
-    // More calls than a session may have waiting, each abandoned after its request arrives:
-    // every one still gets its request, so closing a stream frees its slot.
-    for i in 0..20 {
-        let mut stream = http_call(
-            &s,
-            &sid,
-            &call(100 + i, "test_sampling", json!({"prompt": "p"})),
-        );
-        assert_eq!(stream.next_message()["method"], "sampling/createMessage");
-        drop(stream);
-        std::thread::sleep(Duration::from_millis(20));
+    // More calls than a session may have waiting, each abandoned once its request arrives:
+    // every one gets its request in the end, so closing a stream frees its slot.
+    for i in 0..24 {
+        drop(open_waiting_call(&s, &sid, 100 + i));
     }
-    // With 16 calls open and unanswered, the 17th is refused.
-    let mut open: Vec<SseStream> = (0..16)
-        .map(|i| {
-            let mut st = http_call(
-                &s,
-                &sid,
-                &call(200 + i, "test_sampling", json!({"prompt": "p"})),
-            );
-            assert_eq!(st.next_message()["method"], "sampling/createMessage");
-            st
-        })
+    // With every slot held by an open, unanswered call, one more is refused.
+    let open: Vec<SseStream> = (0..16)
+        .map(|i| open_waiting_call(&s, &sid, 200 + i))
         .collect();
     let mut extra = http_call(
         &s,
@@ -244,7 +249,7 @@ fn http_closed_streams_cancel_their_calls_and_free_their_slots() {
         e["message"].as_str().unwrap().contains("outstanding"),
         "{e}"
     );
-    open.truncate(0);
+    drop(open);
 }
 
 #[test]

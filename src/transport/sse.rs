@@ -190,8 +190,11 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
                 tokio::spawn(call.run(tx));
             }
             crate::roundtrip::Planned::Refused(error) => {
-                let event = super::sse_events(&error);
-                if tx.send(Bytes::from(event)).await.is_err() {
+                let event = Bytes::from(super::sse_events(&error));
+                if !matches!(
+                    tokio::time::timeout(SEND_TIMEOUT, tx.send(event)).await,
+                    Ok(Ok(()))
+                ) {
                     return text_response(StatusCode::NOT_FOUND, "Session closed\n");
                 }
             }

@@ -5,6 +5,10 @@
 //! lines and an interactive client still gets each answer at once. Nothing but MCP messages is
 //! ever written to stdout. Lines longer than the request limit are discarded (without being
 //! held in memory) and answered with an error.
+//!
+//! With `-profile=conformance`, fixtures that ask the client for input write their request to
+//! stdout and wait, parked, while other lines are served; the client's response line resumes
+//! them ([`crate::roundtrip`]).
 
 use std::io::{self, BufRead, Read, Write};
 use std::time::Instant;
