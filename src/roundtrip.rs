@@ -704,8 +704,10 @@ pub struct Call {
     args: Value,
     pending: Arc<Pending>,
     timeout: Duration,
-    round: usize,
-    index: usize,
+    /// The requests to send, in order (every round's, those the client can answer).
+    inputs: Vec<&'static Input>,
+    /// How many of them have been answered.
+    answered: usize,
     answers: Map<String, Value>,
     /// The id of the server request waiting for an answer.
     waiting: Option<u64>,
@@ -791,9 +793,11 @@ pub fn plan(
         Some(a @ Value::Object(_)) => a.clone(),
         Some(_) => return refuse(Refusal::invalid("arguments must be an object")),
     };
+    let mut inputs = Vec::new();
     for round in 0..fixture.rounds.len() {
-        if let Err(r) = fixture.inputs(round, session.client, false) {
-            return refuse(r);
+        match fixture.inputs(round, session.client, false) {
+            Ok(some) => inputs.extend(some),
+            Err(r) => return refuse(r),
         }
     }
     let timeout = match args.get("timeoutMs") {
@@ -817,8 +821,8 @@ pub fn plan(
         args,
         pending,
         timeout,
-        round: 0,
-        index: 0,
+        inputs,
+        answered: 0,
         answers: Map::new(),
         waiting: None,
         rx: None,
@@ -844,7 +848,7 @@ impl Call {
     }
 
     fn input(&self) -> Option<&'static Input> {
-        self.fixture.rounds.get(self.round)?.get(self.index)
+        self.inputs.get(self.answered).copied()
     }
 
     /// The next server request, or the final response once every answer is in.
@@ -915,11 +919,7 @@ impl Call {
             ));
         }
         self.answers.insert(input.key.to_string(), result);
-        self.index += 1;
-        if self.index >= self.fixture.rounds[self.round].len() {
-            self.round += 1;
-            self.index = 0;
-        }
+        self.answered += 1;
         None
     }
 

@@ -365,6 +365,16 @@ fn stdio_missing_capability_and_client_errors_end_the_call_with_an_error() {
         e["message"].as_str().unwrap().contains("User rejected"),
         "{e}"
     );
+    // A fixture that asks only for what the client declared sends just the sampling request.
+    c.send(&call(
+        4,
+        "test_input_required_result_capabilities",
+        json!({}),
+    ));
+    let request = c.recv();
+    assert_eq!(request["method"], "sampling/createMessage", "{request}");
+    c.send(&answer(&request, sampled("Paris")));
+    result_of(&c.recv(), 4);
 }
 
 #[test]
@@ -469,4 +479,36 @@ fn without_the_profile_no_fixture_exists() {
     c.recv();
     c.send(&call(2, "test_sampling", json!({"prompt": "p"})));
     error_of(&c.recv(), -32602);
+}
+
+/// `test_custom_header`'s `region` argument must be mirrored in `Mcp-Param-Region` (a
+/// 2026-07-28 rule for `x-mcp-header` parameters).
+#[test]
+fn modern_http_calls_must_mirror_x_mcp_header_arguments() {
+    let s = http_server();
+    let body = modern(
+        1,
+        "tools/call",
+        json!({"name": "test_custom_header", "arguments": {"region": "eu-west"}}),
+        json!({}),
+    );
+    let post = |param: Option<&str>| {
+        let mut r = Request::mcp("/mcp", &body)
+            .header("MCP-Protocol-Version", "2026-07-28")
+            .header("Mcp-Method", "tools/call")
+            .header("Mcp-Name", "test_custom_header");
+        if let Some(v) = param {
+            r = r.header("Mcp-Param-Region", v);
+        }
+        s.send(&r)
+    };
+    let ok = post(Some("eu-west"));
+    ok.expect(200);
+    assert_eq!(result_of(&ok.message(), 1)["resultType"], "complete");
+    post(Some("=?base64?ZXUtd2VzdA==?=")).expect(200);
+    for bad in [None, Some("us-east"), Some("=?base64?ZXUtd2VzdA?=")] {
+        let r = post(bad);
+        r.expect(400);
+        error_of(&r.json(), -32020);
+    }
 }

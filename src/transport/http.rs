@@ -180,7 +180,8 @@ fn legacy_post(inst: &Instance, headers: &RequestHeaders, body: &Bytes, sse: boo
         },
     };
     // A fixture that sends requests to the client runs on its own SSE reply.
-    if let Some(Found::Stored(entry)) = &found
+    if inst.catalog().has_fixtures()
+        && let Some(Found::Stored(entry)) = &found
         && let Some(planned) = crate::roundtrip::plan(&inst.dispatcher, &mut entry.state(), body)
     {
         return roundtrip_reply(inst, planned, sse);

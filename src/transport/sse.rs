@@ -178,11 +178,15 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
     };
     // A fixture that sends requests to the client runs beside the stream, which carries its
     // requests and result; the client's answers come back as POSTs routed by the dispatcher.
-    let planned = crate::roundtrip::plan(
-        &inst.dispatcher,
-        &mut session.state.lock().unwrap_or_else(|e| e.into_inner()),
-        &body,
-    );
+    let planned = if inst.catalog().has_fixtures() {
+        crate::roundtrip::plan(
+            &inst.dispatcher,
+            &mut session.state.lock().unwrap_or_else(|e| e.into_inner()),
+            &body,
+        )
+    } else {
+        None
+    };
     if let Some(planned) = planned {
         let tx = session.tx.lock().await.clone();
         match planned {
