@@ -4,7 +4,9 @@
 //! with `application/json` or, for clients that accept only `text/event-stream` (or with
 //! `-response-mode=sse`), as a one-event SSE stream; notifications and client responses get
 //! `202`. `GET` opens the session's server-to-client SSE stream, `DELETE` ends the session.
-//! Large replies are streamed as body chunks straight from the dispatcher.
+//! Large replies are streamed as body chunks straight from the dispatcher. With
+//! `-profile=conformance`, a fixture that asks the client for input replies with an SSE stream
+//! carrying its requests ([`crate::roundtrip`]); the client's answers are POSTs on the session.
 
 use bytes::Bytes;
 use hyper::body::Incoming;

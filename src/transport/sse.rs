@@ -6,7 +6,8 @@
 //! Each stream has a bounded queue of [`QUEUE_CHUNKS`] chunks of at most 64 KiB. A POST waits
 //! for room in it (so a client that reads slowly is slowed down, not buffered without bound);
 //! if the queue stays full for [`SEND_TIMEOUT`], the session is closed and the POST gets 503.
-//! Closing the stream frees its session at once.
+//! Closing the stream frees its session at once. Fixture calls that ask the client for input
+//! (`-profile=conformance`) send their requests on the stream too ([`crate::roundtrip`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
