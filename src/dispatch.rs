@@ -20,6 +20,7 @@ use crate::mcp::{
     LogLevel, MODERN_VERSION, MODERN_VERSIONS, Method, ProtocolVersion, error_code, meta,
 };
 use crate::payload::{FillerStream, write_payload_start, write_timestamp_now};
+use crate::roundtrip::{self, Target};
 
 /// How much of a large response is written before control goes back to the transport.
 pub const CHUNK_BYTES: usize = 64 * 1024;
@@ -87,6 +88,10 @@ pub struct Session {
     pub log_level: Option<LogLevel>,
     /// Set by `notifications/initialized`.
     pub initialized: bool,
+    /// The client's capabilities, from `initialize` (sampling, elicitation, roots).
+    pub client: crate::roundtrip::ClientCaps,
+    /// Server-to-client requests waiting for the client (fixture round trips only).
+    pub roundtrips: Option<std::sync::Arc<crate::roundtrip::Pending>>,
 }
 
 /// What `handle` did with a message.
@@ -387,7 +392,15 @@ impl Dispatcher {
                 write_error(out, id.as_ref(), error_code::INVALID_REQUEST, reason, None);
                 Outcome::new(Reply::Complete, None, Some(error_code::INVALID_REQUEST))
             }
-            Message::Response => Outcome::new(Reply::Nothing, None, None),
+            Message::Response => {
+                // The answer to a server-to-client request goes to the call waiting for it.
+                if let Some(pending) = &session.roundtrips
+                    && !pending.deliver(raw)
+                {
+                    log::debug!("response to no waiting server request; ignored");
+                }
+                Outcome::new(Reply::Nothing, None, None)
+            }
             Message::Notification { method } => {
                 let m = Method::parse(method);
                 log::debug!("notification {method}");
@@ -499,7 +512,7 @@ impl Dispatcher {
             }
             Method::ToolsCall => self.call_tool(modern, raw, id, params, out),
             Method::ResourcesRead => self.read_resource(modern, id, params, out),
-            Method::PromptsGet => self.get_prompt(modern, id, params, out),
+            Method::PromptsGet => self.get_prompt(modern, raw, id, params, out),
             Method::CompletionComplete => self.complete(modern, id, params, out),
             _ => Err(RpcError::new(
                 error_code::INTERNAL_ERROR,
@@ -527,12 +540,26 @@ impl Dispatcher {
     /// every result carries (`resultType`, `_meta` serverInfo) and the caching hints; the
     /// caller writes the remaining fields and the closing braces.
     fn open_result(&self, out: &mut Vec<u8>, id: &RequestId<'_>, modern: bool, cache: Cacheable) {
+        self.open_typed_result(out, id, modern, cache, "complete");
+    }
+
+    /// [`Dispatcher::open_result`] with another `resultType` (`input_required`).
+    fn open_typed_result(
+        &self,
+        out: &mut Vec<u8>,
+        id: &RequestId<'_>,
+        modern: bool,
+        cache: Cacheable,
+        result_type: &str,
+    ) {
         write_result_start(out, id);
         out.push(b'{');
         if !modern {
             return;
         }
-        out.extend_from_slice(b"\"resultType\":\"complete\",\"_meta\":{\"");
+        out.extend_from_slice(b"\"resultType\":\"");
+        out.extend_from_slice(result_type.as_bytes());
+        out.extend_from_slice(b"\",\"_meta\":{\"");
         out.extend_from_slice(meta::SERVER_INFO.as_bytes());
         out.extend_from_slice(b"\":{\"name\":");
         write_string(out, &self.server_name);
@@ -610,6 +637,8 @@ impl Dispatcher {
         };
         let version = ProtocolVersion::negotiate(requested);
         session.protocol = Some(version);
+        session.client =
+            crate::roundtrip::ClientCaps::from_tape(params.and_then(|p| p.get("capabilities")));
         write_result_start(out, id);
         out.extend_from_slice(b"{\"protocolVersion\":\"");
         out.extend_from_slice(version.as_str().as_bytes());
@@ -737,6 +766,11 @@ impl Dispatcher {
         {
             return Err(RpcError::invalid_params("arguments must be an object"));
         }
+        if let Some(f) = self.catalog.fixture(Kind::Tool, index)
+            && let Some(i) = roundtrip::interactive(Target::Tool, fixtures::TOOLS[f].name)
+        {
+            return self.interact(modern, raw, id, i, out);
+        }
         self.open_result(out, id, modern, Cacheable::No);
         if let Some(f) = self.catalog.fixture(Kind::Tool, index) {
             let sampling = params
@@ -835,6 +869,7 @@ impl Dispatcher {
     fn get_prompt(
         &self,
         modern: bool,
+        raw: &[u8],
         id: &RequestId<'_>,
         params: Option<Value<'_, '_>>,
         out: &mut Vec<u8>,
@@ -860,6 +895,11 @@ impl Dispatcher {
                     )));
                 }
             }
+        }
+        if let Some(f) = self.catalog.fixture(Kind::Prompt, index)
+            && let Some(i) = roundtrip::interactive(Target::Prompt, fixtures::PROMPTS[f].name)
+        {
+            return self.interact(modern, raw, id, i, out);
         }
         if let Some(f) = self.catalog.fixture(Kind::Prompt, index) {
             let start = out.len();
@@ -904,6 +944,44 @@ impl Dispatcher {
         Ok(self.finish_payload(out, filler, |tail| {
             tail.extend_from_slice(b"\"}}]}}");
         }))
+    }
+
+    /// A fixture that asks the client for input. Under 2026-07-28 it answers `input_required`
+    /// until the retry carries the answers; in the handshake era the transport runs it as a
+    /// round trip before it gets here, so reaching this means the connection cannot carry
+    /// server-to-client requests.
+    fn interact(
+        &self,
+        modern: bool,
+        raw: &[u8],
+        id: &RequestId<'_>,
+        fixture: &'static roundtrip::Interactive,
+        out: &mut Vec<u8>,
+    ) -> Handled {
+        if !modern {
+            return Err(RpcError::new(
+                error_code::INVALID_REQUEST,
+                format!(
+                    "{} sends requests to the client, which this connection cannot carry \
+                     (use stdio, legacy SSE or a Streamable HTTP memory session, outside a batch)",
+                    fixture.name
+                ),
+            ));
+        }
+        let start = out.len();
+        roundtrip::serve_modern(fixture, raw, out, |out, result_type| {
+            self.open_typed_result(out, id, true, Cacheable::No, result_type)
+        })
+        .map(|()| Reply::Complete)
+        .map_err(|r| {
+            out.truncate(start);
+            RpcError {
+                code: r.code,
+                message: r.message,
+                data: r.data,
+                rejected: r.rejected,
+            }
+        })
     }
 
     /// Completes a payload response: inline when the rest is small, else as a continuation.

@@ -128,6 +128,90 @@ pub const TOOLS: &[FixtureTool] = &[
         r#""content":[{"type":"text","text":"The client declared the sampling capability"}]"#
     ),
     tool!(
+        "test_sampling",
+        "Asks the client for an LLM completion of the prompt (sampling/createMessage) and returns it",
+        r#"{"type":"object","properties":{"prompt":{"type":"string","description":"The prompt to send to the LLM"},"timeoutMs":{"type":"integer","description":"How long to wait for the client's answer (default 30000)"}},"required":["prompt"]}"#,
+        ""
+    ),
+    tool!(
+        "test_elicitation",
+        "Asks the user for a username and email (elicitation/create) and returns the answer",
+        r#"{"type":"object","properties":{"message":{"type":"string","description":"The message to show the user"},"timeoutMs":{"type":"integer","description":"How long to wait for the client's answer (default 30000)"}},"required":["message"]}"#,
+        ""
+    ),
+    tool!(
+        "test_elicitation_sep1034_defaults",
+        "Elicits a form whose string, integer, number, enum and boolean fields have defaults (SEP-1034)",
+        r#"{"type":"object","properties":{}}"#,
+        ""
+    ),
+    tool!(
+        "test_elicitation_sep1330_enums",
+        "Elicits a form with the five enum variants of SEP-1330",
+        r#"{"type":"object","properties":{}}"#,
+        ""
+    ),
+    tool!(
+        "test_streaming_elicitation",
+        "Asks the user to confirm: a request on the call's stream before 2026-07-28, an input_required result from then on",
+        r#"{"type":"object","properties":{}}"#,
+        ""
+    ),
+    tool!(
+        "test_input_required_result_elicitation",
+        "Asks for the user's name (user_name) and greets them",
+        r#"{"type":"object","properties":{}}"#,
+        ""
+    ),
+    tool!(
+        "test_input_required_result_sampling",
+        "Asks the client's LLM for the capital of France (capital_question)",
+        r#"{"type":"object","properties":{}}"#,
+        ""
+    ),
+    tool!(
+        "test_input_required_result_list_roots",
+        "Asks for the client's roots (client_roots) and lists them",
+        r#"{"type":"object","properties":{}}"#,
+        ""
+    ),
+    tool!(
+        "test_input_required_result_request_state",
+        "Asks for a confirmation and checks the signed requestState it gets back (state-ok)",
+        r#"{"type":"object","properties":{}}"#,
+        ""
+    ),
+    tool!(
+        "test_input_required_result_multiple_inputs",
+        "Asks for an elicitation, a sampling and the roots at once",
+        r#"{"type":"object","properties":{}}"#,
+        ""
+    ),
+    tool!(
+        "test_input_required_result_multi_round",
+        "Asks in two rounds (step1, then step2), with a new requestState each time",
+        r#"{"type":"object","properties":{}}"#,
+        ""
+    ),
+    tool!(
+        "test_input_required_result_tampered_state",
+        "Asks for a confirmation; a modified requestState is refused with -32602",
+        r#"{"type":"object","properties":{}}"#,
+        ""
+    ),
+    tool!(
+        "test_input_required_result_capabilities",
+        "Asks for an elicitation and a sampling, each only if the client declared the capability",
+        r#"{"type":"object","properties":{}}"#,
+        ""
+    ),
+    tool!(
+        "test_custom_header",
+        "Its region argument is mirrored in the Mcp-Param-Region header (x-mcp-header), which must agree with it",
+        r#"{"type":"object","properties":{"region":{"type":"string","description":"A region name","x-mcp-header":"Region"}},"required":["region"]}"#,
+        r#""content":[{"type":"text","text":"The Mcp-Param-Region header matched the region argument"}]"#
+    ),
+    tool!(
         "json_schema_2020_12_tool",
         "Has an input schema that uses JSON Schema 2020-12 keywords",
         r##"{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","$defs":{"address":{"$anchor":"address","type":"object","properties":{"street":{"type":"string"},"city":{"type":"string"}}}},"properties":{"name":{"type":"string"},"address":{"$ref":"#/$defs/address"},"kind":{"type":"string"}},"allOf":[{"anyOf":[{"required":["name"]},{"required":["address"]}]}],"if":{"properties":{"kind":{"const":"business"}}},"then":{"required":["name"]},"else":{"properties":{}},"additionalProperties":false}"##,
@@ -271,7 +355,20 @@ pub const PROMPTS: &[FixturePrompt] = &[
         name: "test_prompt_with_image",
         definition: r#"{"name":"test_prompt_with_image","description":"A prompt with image content"}"#,
     },
+    FixturePrompt {
+        name: "test_input_required_result_prompt",
+        definition: r#"{"name":"test_input_required_result_prompt","description":"A prompt that asks the client for context (elicitation) before it is built"}"#,
+    },
 ];
+
+/// The `x-mcp-header` parameters of a fixture tool: (argument, header suffix of
+/// `Mcp-Param-<suffix>`).
+pub fn header_params(tool: &str) -> &'static [(&'static str, &'static str)] {
+    match tool {
+        "test_custom_header" => &[("region", "Region")],
+        _ => &[],
+    }
+}
 
 /// Writes the fields of a fixture prompt's `prompts/get` result (`description`, `messages`),
 /// taking string arguments from `arg`. `Err` names a missing required argument.

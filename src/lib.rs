@@ -27,6 +27,7 @@ pub mod jsonrpc;
 pub mod mcp;
 pub mod payload;
 pub mod probe;
+pub mod roundtrip;
 pub mod session;
 pub mod shutdown;
 pub mod transport;

@@ -22,12 +22,11 @@
 //! 0 warnings` summary with exactly the number of checks that version makes, so a scenario
 //! that quietly checks nothing fails too. The suite's whole output is printed on failure.
 //!
-//! Only scenarios that need no fixtures are run. The others call tools, resources and prompts
-//! by the names of the suite's reference server (`test_simple_text`, `test://static-text`,
-//! `test_simple_prompt`, …), which the default catalog does not have: `completion-complete`,
-//! `tools-call-*`, `json-schema-2020-12`, `elicitation-sep1034-defaults`,
-//! `elicitation-sep1330-enums`, `resources-read-text`, `resources-read-binary`,
-//! `resources-templates-read`, `prompts-get-*` and `server-sse-polling`.
+//! Scenarios that need no fixtures run against the default catalog. The others call tools,
+//! resources and prompts by the names of the suite's reference server (`test_simple_text`,
+//! `test://static-text`, `test_sampling`, …) and run against `-profile=conformance`, one by
+//! one and as whole suites (`--suite all`: the release, and the prerelease for 2025-11-25 and
+//! for 2026-07-28), each asserting zero failures and the pinned versions' exact check counts.
 
 mod common;
 mod tooling;
@@ -764,6 +763,163 @@ fixture_scenarios! {
     fixture_tools_call_with_progress: "tools-call-with-progress", 1, 2, 2;
 }
 
+/// Handshake-era scenarios whose fixtures send `sampling/createMessage` or
+/// `elicitation/create` to the client on the call's SSE reply (they do not exist in
+/// 2026-07-28, which replaced server requests with `input_required` results).
+macro_rules! roundtrip_scenarios {
+    ($($test:ident: $scenario:literal, $release:literal, $next:literal;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                fixture_scenario($scenario, $release, $next, None);
+            }
+        )*
+    };
+}
+
+roundtrip_scenarios! {
+    fixture_tools_call_sampling: "tools-call-sampling", 1, 2;
+    fixture_tools_call_elicitation: "tools-call-elicitation", 1, 2;
+    fixture_elicitation_sep1034_defaults: "elicitation-sep1034-defaults", 5, 6;
+    fixture_elicitation_sep1330_enums: "elicitation-sep1330-enums", 5, 6;
+}
+
+/// Runs a 2026-07-28 scenario of the prerelease against `-profile=conformance`.
+fn fixture_scenario_2026(scenario: &str, expected: u32) {
+    let install = installed();
+    let mut server = start_server_with(&["-profile=conformance", "-tools=20"]);
+    let url = format!("{}/mcp", server_base_url(&mut server));
+    run_scenario(
+        install,
+        Suite::Next,
+        &url,
+        scenario,
+        Some("2026-07-28"),
+        expected,
+        &[],
+        &server,
+    );
+    assert!(
+        server.try_status().is_none(),
+        "the server exited during {scenario}; stderr:\n{}",
+        server.stderr()
+    );
+}
+
+macro_rules! fixture_scenarios_2026 {
+    ($($test:ident: $scenario:literal, $checks:literal;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                fixture_scenario_2026($scenario, $checks);
+            }
+        )*
+    };
+}
+
+// Multi round-trip requests: `input_required` results, retries with `inputResponses` and a
+// signed `requestState`; and `Mcp-Param-*` headers mirrored from an `x-mcp-header` argument.
+fixture_scenarios_2026! {
+    fixture_input_required_basic_elicitation_2026: "input-required-result-basic-elicitation", 3;
+    fixture_input_required_basic_sampling_2026: "input-required-result-basic-sampling", 3;
+    fixture_input_required_basic_list_roots_2026: "input-required-result-basic-list-roots", 3;
+    fixture_input_required_request_state_2026: "input-required-result-request-state", 3;
+    fixture_input_required_multiple_inputs_2026: "input-required-result-multiple-input-requests", 3;
+    fixture_input_required_multi_round_2026: "input-required-result-multi-round", 4;
+    fixture_input_required_missing_response_2026: "input-required-result-missing-input-response", 2;
+    fixture_input_required_non_tool_2026: "input-required-result-non-tool-request", 3;
+    fixture_input_required_result_type_2026: "input-required-result-result-type", 2;
+    fixture_input_required_unsupported_methods_2026: "input-required-result-unsupported-methods", 2;
+    fixture_input_required_tampered_state_2026: "input-required-result-tampered-state", 2;
+    fixture_input_required_capability_check_2026: "input-required-result-capability-check", 2;
+    fixture_input_required_extra_params_2026: "input-required-result-ignore-extra-params", 2;
+    fixture_input_required_validate_input_2026: "input-required-result-validate-input", 3;
+    fixture_http_custom_header_2026: "http-custom-header-server-validation", 10;
+}
+
+/// Upper bound for a whole-suite run.
+const SUITE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Runs every scenario of `suite` (`--suite all`, optionally for one spec version) against
+/// `-profile=conformance` and asserts that all of them pass, with exactly `expected` checks.
+fn whole_suite(suite: Suite, spec_version: Option<&str>, expected: u32) {
+    let install = installed();
+    let mut server = start_server_with(&["-profile=conformance", "-tools=20"]);
+    let url = format!("{}/mcp", server_base_url(&mut server));
+    let mut cmd = Command::new(&install.node);
+    cmd.arg(install.cli(suite))
+        .args(["server", "--url", &url, "--suite", "all"]);
+    if let Some(v) = spec_version {
+        cmd.args(["--spec-version", v]);
+    }
+    cmd.current_dir(&install.dir)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .env_remove("NODE_OPTIONS");
+    let what = format!(
+        "conformance {} --suite all {}",
+        suite.pinned_version(),
+        spec_version.unwrap_or("")
+    );
+    let out = run_bounded(&mut cmd, SUITE_TIMEOUT).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let text = strip_ansi(&format!("{}{}", out.stdout, out.stderr));
+    let report = |server: &Server| {
+        format!(
+            "{what}: {} after {:.1} s\n--- suite output ---\n{}\n--- server stderr ---\n{}",
+            out.status,
+            out.elapsed.as_secs_f64(),
+            tail(&text, 60_000),
+            tail(&server.stderr(), 8000)
+        )
+    };
+    let failed: Vec<&str> = text.lines().filter(|l| l.starts_with('✗')).collect();
+    assert!(
+        failed.is_empty(),
+        "failed scenarios {failed:?}\n{}",
+        report(&server)
+    );
+    assert!(
+        out.status.success(),
+        "the suite failed\n{}",
+        report(&server)
+    );
+    let total = text
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("Total: "))
+        .unwrap_or_else(|| panic!("no `Total:` line\n{}", report(&server)));
+    assert_eq!(
+        total,
+        format!("{expected} passed, 0 failed"),
+        "the check count is fixed for the pinned version\n{}",
+        report(&server)
+    );
+    assert!(
+        server.try_status().is_none(),
+        "the server exited\n{}",
+        report(&server)
+    );
+    println!("{what}: {total} in {:.1} s", out.elapsed.as_secs_f64());
+}
+
+/// Every scenario of the release (32, `server-sse-polling` included, which makes no checks).
+#[test]
+fn whole_release_suite() {
+    whole_suite(Suite::Release, None, 43);
+}
+
+/// Every 2025-11-25 scenario of the prerelease.
+#[test]
+fn whole_prerelease_suite_2025_11_25() {
+    whole_suite(Suite::Next, Some("2025-11-25"), 80);
+}
+
+/// Every 2026-07-28 scenario of the prerelease.
+#[test]
+fn whole_prerelease_suite_2026_07_28() {
+    whole_suite(Suite::Next, Some("2026-07-28"), 150);
+}
+
 /// Three `notifications/message` on the call's SSE stream after `logging/setLevel` (the
 /// scenario does not exist in 2026-07-28, which dropped `logging/setLevel`).
 #[test]
@@ -772,21 +928,9 @@ fn fixture_tools_call_with_logging() {
 }
 
 /// With the fixtures, the stateless scenario's diagnostic tools are there too:
-/// `test_missing_capability` (-32021) and `test_logging_tool` (no logs without a log level).
-/// The remaining check needs a tool that asks the client for input mid-call.
+/// `test_missing_capability` (-32021), `test_logging_tool` (no logs without a log level) and
+/// `test_streaming_elicitation` (an `input_required` result, no request on the stream).
 #[test]
 fn fixture_server_stateless_2026() {
-    let install = installed();
-    let mut server = start_server_with(&["-profile=conformance"]);
-    let url = format!("{}/mcp", server_base_url(&mut server));
-    run_scenario(
-        install,
-        Suite::Next,
-        &url,
-        "server-stateless",
-        Some("2026-07-28"),
-        28,
-        &["sep-2575-http-server-no-independent-requests-on-stream"],
-        &server,
-    );
+    fixture_scenario_2026("server-stateless", 28);
 }

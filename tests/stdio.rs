@@ -1598,7 +1598,7 @@ fn the_conformance_profile_only_adds_fixtures_after_the_benchmark_items() {
     ]);
     let mut all = Vec::new();
     let mut cursor: Option<String> = None;
-    for _ in 0..10 {
+    for _ in 0..100 {
         let params = match &cursor {
             Some(c) => json!({"cursor": c}),
             None => json!({}),

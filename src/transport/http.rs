@@ -4,7 +4,9 @@
 //! with `application/json` or, for clients that accept only `text/event-stream` (or with
 //! `-response-mode=sse`), as a one-event SSE stream; notifications and client responses get
 //! `202`. `GET` opens the session's server-to-client SSE stream, `DELETE` ends the session.
-//! Large replies are streamed as body chunks straight from the dispatcher.
+//! Large replies are streamed as body chunks straight from the dispatcher. With
+//! `-profile=conformance`, a fixture that asks the client for input replies with an SSE stream
+//! carrying its requests ([`crate::roundtrip`]); the client's answers are POSTs on the session.
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -102,7 +104,7 @@ async fn post(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
             "Not Acceptable: Accept must allow application/json or text/event-stream\n",
         );
     }
-    let headers = RequestHeaders::of(&req);
+    let headers = RequestHeaders::of(&req, inst.catalog().has_fixtures());
     let body = match read_body(req, inst.shared.max_request_bytes).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -127,10 +129,12 @@ struct RequestHeaders {
     session: Option<String>,
     method: Option<String>,
     name: Option<String>,
+    /// `Mcp-Param-*` headers (lower-cased names), gathered only for the fixture profile.
+    params: Vec<(String, String)>,
 }
 
 impl RequestHeaders {
-    fn of(req: &Request<Incoming>) -> Self {
+    fn of(req: &Request<Incoming>, fixtures: bool) -> Self {
         // Header values are compared without surrounding whitespace (RFC 9110 §5.5).
         let get = |name: &str| {
             req.headers()
@@ -142,6 +146,18 @@ impl RequestHeaders {
             session: get(SESSION_HEADER),
             method: get(METHOD_HEADER),
             name: get(NAME_HEADER),
+            params: match fixtures {
+                false => Vec::new(),
+                true => req
+                    .headers()
+                    .iter()
+                    .filter(|(n, _)| n.as_str().starts_with("mcp-param-"))
+                    .map(|(n, v)| {
+                        let v = String::from_utf8_lossy(v.as_bytes()).trim().to_string();
+                        (n.as_str().to_string(), v)
+                    })
+                    .collect(),
+            },
         }
     }
 }
@@ -165,6 +181,13 @@ fn legacy_post(inst: &Instance, headers: &RequestHeaders, body: &Bytes, sse: boo
             None => return unknown_session(),
         },
     };
+    // A fixture that sends requests to the client runs on its own SSE reply.
+    if inst.catalog().has_fixtures()
+        && let Some(Found::Stored(entry)) = &found
+        && let Some(planned) = crate::roundtrip::plan(&inst.dispatcher, &mut entry.state(), body)
+    {
+        return roundtrip_reply(inst, planned, sse);
+    }
     let mut out = Vec::with_capacity(1024);
     if sse {
         out.extend_from_slice(SSE_EVENT_START);
@@ -193,6 +216,29 @@ fn legacy_post(inst: &Instance, headers: &RequestHeaders, body: &Bytes, sse: boo
     response
 }
 
+/// The reply to a call that sends requests to the client: an SSE stream carrying them, then
+/// the result, written by the call as the client answers. The stream closing cancels it.
+fn roundtrip_reply(inst: &Instance, planned: crate::roundtrip::Planned, sse: bool) -> HttpResponse {
+    let call = match planned {
+        crate::roundtrip::Planned::Run(call) => call,
+        crate::roundtrip::Planned::Refused(error) if sse => {
+            let mut response = HttpResponse::new(ResponseBody::full(super::sse_events(&error)));
+            sse_headers(&mut response);
+            return response;
+        }
+        crate::roundtrip::Planned::Refused(error) => return json_response(StatusCode::OK, error),
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(4);
+    tokio::spawn(call.run(tx));
+    let mut response = HttpResponse::new(ResponseBody::Events(Box::new(EventStream::new(
+        &inst.shared,
+        rx,
+        None,
+    ))));
+    sse_headers(&mut response);
+    response
+}
+
 /// A 2026-07-28 POST: no sessions; the mirrored headers must agree with the body.
 fn modern_post(
     inst: &Instance,
@@ -201,7 +247,13 @@ fn modern_post(
     body: &Bytes,
     sse: bool,
 ) -> HttpResponse {
-    if let Err(message) = check_mirrored_headers(headers, body_version.as_deref(), body) {
+    let checked = check_mirrored_headers(headers, body_version.as_deref(), body).and_then(|()| {
+        match inst.catalog().has_fixtures() {
+            true => check_param_headers(headers, body),
+            false => Ok(()),
+        }
+    });
+    if let Err(message) = checked {
         log::debug!("header mismatch: {message}");
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
@@ -276,6 +328,44 @@ fn check_mirrored_headers(
         return Err(format!(
             "Header mismatch: Mcp-Name header value '{decoded}' does not match body value '{body_name}'"
         ));
+    }
+    Ok(())
+}
+
+/// `Ok` when every `x-mcp-header` argument of a fixture tool call is mirrored in its
+/// `Mcp-Param-<name>` header with the same value.
+fn check_param_headers(headers: &RequestHeaders, body: &[u8]) -> Result<(), String> {
+    if string_member(body, &["method"]).as_deref() != Some("tools/call") {
+        return Ok(());
+    }
+    let Some(tool) = string_member(body, &["params", "name"]) else {
+        return Ok(());
+    };
+    for (arg, suffix) in crate::fixtures::header_params(&tool) {
+        let Some(value) = string_member(body, &["params", "arguments", arg]) else {
+            continue;
+        };
+        let name = format!("mcp-param-{}", suffix.to_ascii_lowercase());
+        let Some(header) = headers
+            .params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+        else {
+            return Err(format!(
+                "Header mismatch: missing Mcp-Param-{suffix} header for argument '{arg}'"
+            ));
+        };
+        let decoded = decode_header_value(header).ok_or_else(|| {
+            format!(
+                "Header mismatch: Mcp-Param-{suffix} header value '{header}' is not valid base64"
+            )
+        })?;
+        if decoded != value {
+            return Err(format!(
+                "Header mismatch: Mcp-Param-{suffix} header value '{decoded}' does not match argument '{arg}' value '{value}'"
+            ));
+        }
     }
     Ok(())
 }

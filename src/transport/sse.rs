@@ -6,7 +6,8 @@
 //! Each stream has a bounded queue of [`QUEUE_CHUNKS`] chunks of at most 64 KiB. A POST waits
 //! for room in it (so a client that reads slowly is slowed down, not buffered without bound);
 //! if the queue stays full for [`SEND_TIMEOUT`], the session is closed and the POST gets 503.
-//! Closing the stream frees its session at once.
+//! Closing the stream frees its session at once. Fixture calls that ask the client for input
+//! (`-profile=conformance`) send their requests on the stream too ([`crate::roundtrip`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -180,6 +181,35 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
         Ok(b) => b,
         Err(r) => return r,
     };
+    // A fixture that sends requests to the client runs beside the stream, which carries its
+    // requests and result; the client's answers come back as POSTs routed by the dispatcher.
+    let planned = if inst.catalog().has_fixtures() {
+        crate::roundtrip::plan(
+            &inst.dispatcher,
+            &mut session.state.lock().unwrap_or_else(|e| e.into_inner()),
+            &body,
+        )
+    } else {
+        None
+    };
+    if let Some(planned) = planned {
+        let tx = session.tx.lock().await.clone();
+        match planned {
+            crate::roundtrip::Planned::Run(call) => {
+                tokio::spawn(call.run(tx));
+            }
+            crate::roundtrip::Planned::Refused(error) => {
+                let event = Bytes::from(super::sse_events(&error));
+                if !matches!(
+                    tokio::time::timeout(SEND_TIMEOUT, tx.send(event)).await,
+                    Ok(Ok(()))
+                ) {
+                    return text_response(StatusCode::NOT_FOUND, "Session closed\n");
+                }
+            }
+        }
+        return text_response(StatusCode::ACCEPTED, "Accepted\n");
+    }
     let mut out = Vec::with_capacity(1024);
     out.extend_from_slice(SSE_EVENT_START);
     let outcome = with_parser(|parser| {

@@ -5,12 +5,20 @@
 //! lines and an interactive client still gets each answer at once. Nothing but MCP messages is
 //! ever written to stdout. Lines longer than the request limit are discarded (without being
 //! held in memory) and answered with an error.
+//!
+//! With `-profile=conformance`, fixtures that ask the client for input write their request to
+//! stdout and wait, parked, while other lines are served; the client's response line resumes
+//! them ([`crate::roundtrip`]).
 
 use std::io::{self, BufRead, Read, Write};
+use std::time::Instant;
+
+use tokio::sync::oneshot;
 
 use crate::dispatch::{CHUNK_BYTES, Dispatcher, Reply, Session};
 use crate::jsonrpc::{Parser, write_error};
 use crate::mcp::error_code;
+use crate::roundtrip::{self, Call, Planned, Step};
 
 /// Serves `input` → `output` until end of input. A closed output (broken pipe) also ends the
 /// session normally.
@@ -38,6 +46,7 @@ fn serve_inner<R: Read, W: Write>(
         session: Session::default(),
         parser: Parser::default(),
         out: Vec::with_capacity(CHUNK_BYTES * 2),
+        calls: Vec::new(),
     };
     // A line that did not fit in the read buffer is gathered here.
     let mut partial: Vec<u8> = Vec::new();
@@ -96,11 +105,31 @@ struct Connection<'d> {
     session: Session,
     parser: Parser,
     out: Vec<u8>,
+    /// Fixture calls waiting for the client's answer to a server request (only with
+    /// `-profile=conformance`).
+    calls: Vec<Waiting>,
+}
+
+/// A fixture call whose server request was written to stdout, and when it times out.
+struct Waiting {
+    call: Call,
+    answer: oneshot::Receiver<Vec<u8>>,
+    deadline: Instant,
 }
 
 impl Connection<'_> {
     fn line<W: Write>(&mut self, line: &[u8], output: &mut W) -> io::Result<()> {
         if line.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(());
+        }
+        if let Some(planned) = roundtrip::plan(self.dispatcher, &mut self.session, line) {
+            match planned {
+                Planned::Run(call) => self.advance(call),
+                Planned::Refused(error) => {
+                    self.out.extend_from_slice(&error);
+                    self.out.push(b'\n');
+                }
+            }
             return Ok(());
         }
         let outcome =
@@ -122,11 +151,61 @@ impl Connection<'_> {
                 self.out.push(b'\n');
             }
         }
+        if !self.calls.is_empty() {
+            self.poll_calls();
+        }
         if self.out.len() >= CHUNK_BYTES {
             output.write_all(&self.out)?;
             self.out.clear();
         }
         Ok(())
+    }
+
+    /// Writes the call's next server request and parks it, or writes its final response.
+    fn advance(&mut self, mut call: Call) {
+        match call.step() {
+            Step::Done(response) => {
+                self.out.extend_from_slice(&response);
+                self.out.push(b'\n');
+            }
+            Step::Send(request) => {
+                self.out.extend_from_slice(&request);
+                self.out.push(b'\n');
+                if let Some(answer) = call.receiver() {
+                    let deadline = Instant::now() + call.timeout();
+                    self.calls.push(Waiting {
+                        call,
+                        answer,
+                        deadline,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Moves on the calls whose answer arrived (the dispatcher routed it) or whose time is up.
+    /// stdin is read blocking, so a timeout is noticed when the next message arrives.
+    fn poll_calls(&mut self) {
+        let now = Instant::now();
+        for mut w in std::mem::take(&mut self.calls) {
+            match w.answer.try_recv() {
+                Ok(raw) => match w.call.answer(&raw) {
+                    Some(end) => {
+                        self.out.extend_from_slice(&end);
+                        self.out.push(b'\n');
+                    }
+                    None => self.advance(w.call),
+                },
+                Err(oneshot::error::TryRecvError::Empty) if now < w.deadline => self.calls.push(w),
+                Err(oneshot::error::TryRecvError::Empty) => {
+                    for m in w.call.timed_out() {
+                        self.out.extend_from_slice(&m);
+                        self.out.push(b'\n');
+                    }
+                }
+                Err(oneshot::error::TryRecvError::Closed) => {}
+            }
+        }
     }
 
     fn too_large(&mut self, max_line: usize) {
