@@ -228,10 +228,17 @@ fn roundtrip_reply(inst: &Instance, planned: crate::roundtrip::Planned, sse: boo
         }
         crate::roundtrip::Planned::Refused(error) => return json_response(StatusCode::OK, error),
     };
+    // A stream like any other: it counts towards -max-sse-streams (dropping the call frees
+    // its place among the session's waiting requests).
+    let slot = match inst.shared.sse_streams.acquire() {
+        Ok(slot) => slot,
+        Err(refused) => return refused,
+    };
     let (tx, rx) = mpsc::channel::<Bytes>(4);
     tokio::spawn(call.run(tx));
     let mut response = HttpResponse::new(ResponseBody::Events(Box::new(EventStream::new(
         &inst.shared,
+        slot,
         rx,
         None,
     ))));
