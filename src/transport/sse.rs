@@ -176,11 +176,22 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
         Ok(b) => b,
         Err(r) => return r,
     };
+    let dispatcher = inst.dispatcher.load();
+    let plan = dispatcher
+        .faults()
+        .and_then(|f| f.plan(dispatcher.catalog(), &body));
+    if let Some(p) = &plan
+        && let Some(r) = crate::faults::http_prelude(p, &inst.shared).await
+    {
+        return r;
+    }
     let mut out = Vec::with_capacity(1024);
     out.extend_from_slice(SSE_EVENT_START);
     let outcome = with_parser(|parser| {
-        let mut state = session.state.lock().unwrap_or_else(|e| e.into_inner());
-        inst.dispatcher.handle(&mut state, parser, &body, &mut out)
+        crate::faults::dispatch(plan.as_ref(), &body, &mut out, true, |out| {
+            let mut state = session.state.lock().unwrap_or_else(|e| e.into_inner());
+            dispatcher.handle(&mut state, parser, &body, out)
+        })
     });
     let mut rest = match outcome.reply {
         Reply::Nothing => return empty_response(StatusCode::ACCEPTED),
@@ -211,7 +222,7 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
             None => true,
             Some(r) => {
                 if chunk.len() < CHUNK_BYTES {
-                    r.write_more(inst.catalog(), &mut chunk, CHUNK_BYTES)
+                    r.write_more(dispatcher.catalog(), &mut chunk, CHUNK_BYTES)
                 } else {
                     false
                 }

@@ -5,22 +5,44 @@
 //! lines and an interactive client still gets each answer at once. Nothing but MCP messages is
 //! ever written to stdout. Lines longer than the request limit are discarded (without being
 //! held in memory) and answered with an error.
+//!
+//! With `-latency`, delayed requests are answered from tasks of their own (see
+//! [`crate::faults::StdioDeferrer`]), so their responses may come after later ones.
 
 use std::io::{self, BufRead, Read, Write};
 
 use crate::dispatch::{CHUNK_BYTES, Dispatcher, Reply, Session};
+use crate::faults::{FaultKind, SharedWriter, StdioDeferrer};
 use crate::jsonrpc::{Parser, write_error};
 use crate::mcp::error_code;
 
 /// Serves `input` → `output` until end of input. A closed output (broken pipe) also ends the
 /// session normally.
-pub fn serve<R: Read, W: Write>(
+pub fn serve<R: Read, W: Write + Send + 'static>(
     dispatcher: &Dispatcher,
     input: R,
     mut output: W,
     max_line: usize,
 ) -> io::Result<()> {
-    match serve_inner(dispatcher, input, &mut output, max_line) {
+    let result = if dispatcher
+        .faults()
+        .is_some_and(|f| f.config().has_latency())
+    {
+        let shared = SharedWriter::new(output);
+        let deferrer = StdioDeferrer::start(dispatcher, shared.clone())?;
+        let result = serve_inner(
+            dispatcher,
+            input,
+            &mut shared.clone(),
+            max_line,
+            Some(&deferrer),
+        );
+        deferrer.finish();
+        result
+    } else {
+        serve_inner(dispatcher, input, &mut output, max_line, None)
+    };
+    match result {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }
@@ -31,6 +53,7 @@ fn serve_inner<R: Read, W: Write>(
     input: R,
     output: &mut W,
     max_line: usize,
+    deferrer: Option<&StdioDeferrer>,
 ) -> io::Result<()> {
     let mut reader = io::BufReader::with_capacity(CHUNK_BYTES, input);
     let mut conn = Connection {
@@ -38,6 +61,7 @@ fn serve_inner<R: Read, W: Write>(
         session: Session::default(),
         parser: Parser::default(),
         out: Vec::with_capacity(CHUNK_BYTES * 2),
+        deferrer,
     };
     // A line that did not fit in the read buffer is gathered here.
     let mut partial: Vec<u8> = Vec::new();
@@ -96,6 +120,8 @@ struct Connection<'d> {
     session: Session,
     parser: Parser,
     out: Vec<u8>,
+    /// Set when responses may be written by other tasks too: each is then written whole.
+    deferrer: Option<&'d StdioDeferrer>,
 }
 
 impl Connection<'_> {
@@ -103,15 +129,33 @@ impl Connection<'_> {
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(());
         }
-        let outcome =
+        let plan = match self.dispatcher.faults() {
+            None => None,
+            Some(f) => f.plan(self.dispatcher.catalog(), line),
+        };
+        if let Some(p) = &plan {
+            if let Some(deferrer) = self.deferrer.filter(|_| !p.delay.is_zero()) {
+                // The progress report goes out now, ahead of the response it announces.
+                if p.write_progress(line, &mut self.out, false) > 0 {
+                    self.flush(output)?;
+                }
+                deferrer.defer(p.clone(), line, self.session.clone());
+                return Ok(());
+            }
+            if p.transport_fault() == Some(FaultKind::Hang) {
+                return Ok(());
+            }
+        }
+        let outcome = crate::faults::dispatch(plan.as_ref(), line, &mut self.out, false, |out| {
             self.dispatcher
-                .handle(&mut self.session, &mut self.parser, line, &mut self.out);
+                .handle(&mut self.session, &mut self.parser, line, out)
+        });
         match outcome.reply {
             Reply::Nothing => {}
             Reply::Complete | Reply::Subscription => self.out.push(b'\n'),
             Reply::Partial(mut rest) => {
                 loop {
-                    if self.out.len() >= CHUNK_BYTES {
+                    if self.out.len() >= CHUNK_BYTES && self.deferrer.is_none() {
                         output.write_all(&self.out)?;
                         self.out.clear();
                     }
