@@ -734,6 +734,17 @@ impl Plan {
     }
 }
 
+/// Which progress notifications [`dispatch`] writes ahead of a delayed call's response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// None (the request was not delayed).
+    None,
+    /// Only the final one (the first went out when the request arrived).
+    Done,
+    /// Both, together with the response.
+    Both,
+}
+
 /// Dispatches `raw` under `plan`: progress notifications of a delayed call first, then the
 /// in-band fault or, if there is none, whatever `handle` writes. `plan` `None` is exactly
 /// `handle(out)`.
@@ -741,17 +752,19 @@ pub fn dispatch(
     plan: Option<&Plan>,
     raw: &[u8],
     out: &mut Vec<u8>,
-    done_progress: bool,
+    progress: Progress,
     handle: impl FnOnce(&mut Vec<u8>) -> Outcome,
 ) -> Outcome {
     let Some(plan) = plan else {
         return handle(out);
     };
-    let notes = if done_progress {
-        plan.write_progress(raw, out, true)
-    } else {
-        0
-    };
+    let mut notes = 0;
+    if progress == Progress::Both {
+        notes += plan.write_progress(raw, out, false);
+    }
+    if progress != Progress::None {
+        notes += plan.write_progress(raw, out, true);
+    }
     let mut outcome = match plan.fault.filter(|k| k.in_band()) {
         None => handle(out),
         Some(kind) => write_fault(plan, kind, raw, out),
@@ -985,7 +998,7 @@ impl StdioDeferrer {
             }
             let mut buf = Vec::with_capacity(1024);
             let outcome = crate::transport::with_parser(|parser| {
-                dispatch(Some(&plan), &line, &mut buf, true, |b| {
+                dispatch(Some(&plan), &line, &mut buf, Progress::Done, |b| {
                     dispatcher.handle(&mut session, parser, &line, b)
                 })
             });
@@ -1010,5 +1023,251 @@ impl StdioDeferrer {
         self.pending = None;
         while self.done.recv().is_ok() {}
         self.runtime.shutdown_background();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(latency: &str, errors: &str) -> FaultConfig {
+        FaultConfig::parse(
+            7,
+            Specs {
+                latency: latency.to_string(),
+                error_rate: errors.to_string(),
+                ..Specs::default()
+            },
+        )
+        .unwrap()
+    }
+
+    fn call(id: u64, tool: u64) -> Vec<u8> {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"benchmark_tool_{tool}","arguments":{{"a":1}}}}}}"#
+        )
+        .into_bytes()
+    }
+
+    fn catalog() -> Catalog {
+        Catalog::new([1000, 10, 10], [10, 10, 10])
+    }
+
+    /// Mean and standard deviation of `n` samples, in seconds.
+    fn moments(d: Distribution, n: u64) -> (f64, f64) {
+        let xs: Vec<f64> = (0..n)
+            .map(|i| {
+                d.sample(unit(draw(1, i, 1)), unit(draw(1, i, 2)))
+                    .as_secs_f64()
+            })
+            .collect();
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        (mean, var.sqrt())
+    }
+
+    #[test]
+    fn distributions_have_their_configured_moments() {
+        let ms = Duration::from_millis;
+        let close = |got: f64, want: f64, what: &str| {
+            assert!(
+                (got - want).abs() <= want * 0.03 + 1e-6,
+                "{what}: got {got}, want {want}"
+            );
+        };
+        let (m, sd) = moments(Distribution::Fixed(ms(5)), 1000);
+        assert!((m - 0.005).abs() < 1e-12 && sd < 1e-12, "fixed: {m} {sd}");
+        let (m, sd) = moments(Distribution::Uniform(ms(10), ms(30)), 100_000);
+        close(m, 0.020, "uniform mean");
+        close(sd, 0.020 / 12f64.sqrt(), "uniform stddev");
+        let (m, sd) = moments(Distribution::Normal(ms(20), ms(5)), 100_000);
+        close(m, 0.020, "normal mean");
+        close(sd, 0.005, "normal stddev");
+        let (m, sd) = moments(Distribution::Exponential(ms(10)), 100_000);
+        close(m, 0.010, "exponential mean");
+        close(sd, 0.010, "exponential stddev");
+        let (m, sd) = moments(Distribution::LogNormal(ms(20), ms(10)), 200_000);
+        close(m, 0.020, "lognormal mean");
+        assert!((sd - 0.010).abs() < 0.001, "lognormal stddev {sd}");
+    }
+
+    #[test]
+    fn specs_parse_and_bad_ones_are_refused() {
+        let c = config(
+            "tools/call@0-99=normal:20ms,5ms; tools/list=uniform:1ms,10ms;fixed:1ms",
+            "0.05:jsonrpc,0.01:http503;@5=1:oversized:100",
+        );
+        assert_eq!(c.latency.len(), 3);
+        assert_eq!(c.latency[0].scope.range, Some((0, 99)));
+        assert_eq!(
+            c.errors[1].kinds,
+            vec![(1.0, FaultKind::Oversized(100))],
+            "a bare @range is tools/call"
+        );
+        assert_eq!(c.errors[1].scope.method.as_deref(), Some("tools/call"));
+        assert_eq!(c.http_only_kind(), Some("http503"));
+        for (latency, errors) in [
+            ("normal:20ms", ""),
+            ("gauss:1ms,2ms", ""),
+            ("fixed:soon", ""),
+            ("uniform:5ms,1ms", ""),
+            ("@9-1=fixed:1ms", ""),
+            ("", "0.5:teapot"),
+            ("", "1.5:jsonrpc"),
+            ("", "0.6:jsonrpc,0.6:hang"),
+            ("", "jsonrpc"),
+            ("", "0.1:hang:5"),
+        ] {
+            let specs = Specs {
+                latency: latency.to_string(),
+                error_rate: errors.to_string(),
+                ..Specs::default()
+            };
+            assert!(
+                FaultConfig::parse(0, specs).is_err(),
+                "{latency:?} {errors:?} accepted"
+            );
+        }
+        let bad_cursor = Specs {
+            cursor_fault: "sideways".to_string(),
+            ..Specs::default()
+        };
+        assert!(FaultConfig::parse(0, bad_cursor).is_err());
+        assert!(!FaultConfig::default().is_active());
+    }
+
+    #[test]
+    fn scopes_pick_methods_and_index_ranges() {
+        let f = Faults::new(config(
+            "tools/call@10-19=fixed:7ms;tools/list=fixed:3ms",
+            "",
+        ));
+        let cat = catalog();
+        let delay = |raw: &[u8]| f.plan(&cat, raw).map(|p| p.delay);
+        assert_eq!(delay(&call(1, 12)), Some(Duration::from_millis(7)));
+        assert_eq!(delay(&call(1, 20)), None);
+        assert_eq!(
+            delay(br#"{"jsonrpc":"2.0","id":"x","method":"tools/list"}"#),
+            Some(Duration::from_millis(3))
+        );
+        assert_eq!(delay(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#), None);
+        assert_eq!(
+            delay(br#"{"jsonrpc":"2.0","method":"tools/list"}"#),
+            None,
+            "notifications are never delayed"
+        );
+        assert_eq!(
+            delay(br#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]"#),
+            None
+        );
+        assert_eq!(delay(b"not json"), None);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_sequence() {
+        let sequence = |seed: u64| {
+            let mut c = config("exponential:5ms", "0.2:jsonrpc,0.1:hang");
+            c.seed = seed;
+            let f = Faults::new(c);
+            (0..500)
+                .map(|i| {
+                    f.plan(&catalog(), &call(i, i % 7))
+                        .map(|p| (p.delay, p.fault))
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sequence(3), sequence(3));
+        assert_ne!(sequence(3), sequence(4));
+        let faults = sequence(3)
+            .iter()
+            .filter(|p| p.is_some_and(|(_, f)| f.is_some()))
+            .count();
+        // 30% of 500, within 5 standard deviations.
+        let sd = (500.0f64 * 0.3 * 0.7).sqrt();
+        assert!((faults as f64 - 150.0).abs() < 5.0 * sd, "{faults}");
+    }
+
+    #[test]
+    fn fail_first_counts_per_tool_and_arguments() {
+        let specs = Specs {
+            fail_first: "2:http503".to_string(),
+            ..Specs::default()
+        };
+        let f = Faults::new(FaultConfig::parse(0, specs).unwrap());
+        let cat = catalog();
+        let fault = |raw: &[u8]| f.plan(&cat, raw).and_then(|p| p.fault);
+        assert_eq!(fault(&call(1, 5)), Some(FaultKind::Http503));
+        assert_eq!(fault(&call(2, 5)), Some(FaultKind::Http503));
+        assert_eq!(fault(&call(3, 5)), None);
+        assert_eq!(fault(&call(4, 6)), Some(FaultKind::Http503), "another tool");
+        let other_args =
+            br#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"benchmark_tool_5","arguments":{"a":2}}}"#;
+        assert_eq!(
+            fault(other_args),
+            Some(FaultKind::Http503),
+            "other arguments"
+        );
+        assert_eq!(f.injected()[FaultKind::Http503.slot()], 4);
+    }
+
+    #[test]
+    fn cursor_faults_shape_pages() {
+        use CursorFault::*;
+        assert_eq!(page(None, 10, 20, 25), (20, 25, NextCursor::After(19)));
+        assert_eq!(page(Some(Empty), 0, 10, 25), (10, 25, NextCursor::Empty));
+        assert_eq!(
+            page(Some(Invalid), 0, 10, 25),
+            (10, 25, NextCursor::Invalid)
+        );
+        assert_eq!(
+            page(Some(Repeat), 0, 10, 25),
+            (10, 25, NextCursor::After(9))
+        );
+        assert_eq!(
+            page(Some(Repeat), 10, 20, 25),
+            (20, 25, NextCursor::After(9))
+        );
+        assert_eq!(
+            page(Some(DropLast), 20, 25, 25),
+            (24, 24, NextCursor::After(24))
+        );
+        assert_eq!(
+            page(Some(DropLast), 0, 10, 25),
+            (10, 24, NextCursor::After(9))
+        );
+    }
+
+    #[test]
+    fn in_band_faults_keep_the_request_id() {
+        let f = Faults::new(config("", "1:iserror"));
+        let raw = br#"{"jsonrpc":"2.0","id":"abc","method":"tools/call","params":{"name":"benchmark_tool_1","_meta":{"progressToken":7}}}"#;
+        let plan = f.plan(&catalog(), raw).unwrap();
+        let mut out = Vec::new();
+        let outcome = dispatch(
+            Some(&plan),
+            raw,
+            &mut out,
+            Progress::Done,
+            |_| unreachable!(),
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["id"], "abc");
+        assert_eq!(v["result"]["isError"], true);
+        assert_eq!(outcome.messages, 1, "no progress without a delay");
+        let f = Faults::new(config("fixed:1ms", "1:malformed"));
+        let plan = f.plan(&catalog(), raw).unwrap();
+        out.clear();
+        let outcome = dispatch(
+            Some(&plan),
+            raw,
+            &mut out,
+            Progress::Done,
+            |_| unreachable!(),
+        );
+        assert_eq!(outcome.messages, 2);
+        let (progress, reply) = out.split_at(out.iter().position(|&b| b == b'\n').unwrap() + 1);
+        let p: serde_json::Value = serde_json::from_slice(progress).unwrap();
+        assert_eq!(p["params"]["progressToken"], 7);
+        assert!(serde_json::from_slice::<serde_json::Value>(reply).is_err());
     }
 }

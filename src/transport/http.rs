@@ -206,11 +206,21 @@ fn legacy_post(
         ..Session::default()
     };
     let outcome = with_parser(|parser| {
-        crate::faults::dispatch(call.plan, body, &mut out, true, |out| match &found {
-            Some(Found::Stored(entry)) => dispatcher.handle(&mut entry.state(), parser, body, out),
-            Some(Found::Signed(state)) => dispatcher.handle(&mut state.clone(), parser, body, out),
-            None => dispatcher.handle(&mut fresh, parser, body, out),
-        })
+        crate::faults::dispatch(
+            call.plan,
+            body,
+            &mut out,
+            crate::faults::Progress::Both,
+            |out| match &found {
+                Some(Found::Stored(entry)) => {
+                    dispatcher.handle(&mut entry.state(), parser, body, out)
+                }
+                Some(Found::Signed(state)) => {
+                    dispatcher.handle(&mut state.clone(), parser, body, out)
+                }
+                None => dispatcher.handle(&mut fresh, parser, body, out),
+            },
+        )
     });
     let new_session = (initialize
         && mode != SessionMode::Stateless
@@ -250,10 +260,21 @@ fn modern_post(
         out.extend_from_slice(SSE_EVENT_START);
     }
     let outcome = with_parser(|parser| {
-        crate::faults::dispatch(call.plan, body, &mut out, true, |out| {
-            call.dispatcher
-                .handle_with(&mut Session::default(), parser, body, out, EraHint::Modern)
-        })
+        crate::faults::dispatch(
+            call.plan,
+            body,
+            &mut out,
+            crate::faults::Progress::Both,
+            |out| {
+                call.dispatcher.handle_with(
+                    &mut Session::default(),
+                    parser,
+                    body,
+                    out,
+                    EraHint::Modern,
+                )
+            },
+        )
     });
     reply_response(inst, call, outcome, out)
 }

@@ -188,10 +188,16 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
     let mut out = Vec::with_capacity(1024);
     out.extend_from_slice(SSE_EVENT_START);
     let outcome = with_parser(|parser| {
-        crate::faults::dispatch(plan.as_ref(), &body, &mut out, true, |out| {
-            let mut state = session.state.lock().unwrap_or_else(|e| e.into_inner());
-            dispatcher.handle(&mut state, parser, &body, out)
-        })
+        crate::faults::dispatch(
+            plan.as_ref(),
+            &body,
+            &mut out,
+            crate::faults::Progress::Both,
+            |out| {
+                let mut state = session.state.lock().unwrap_or_else(|e| e.into_inner());
+                dispatcher.handle(&mut state, parser, &body, out)
+            },
+        )
     });
     let mut rest = match outcome.reply {
         Reply::Nothing => return empty_response(StatusCode::ACCEPTED),

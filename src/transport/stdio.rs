@@ -146,10 +146,16 @@ impl Connection<'_> {
                 return Ok(());
             }
         }
-        let outcome = crate::faults::dispatch(plan.as_ref(), line, &mut self.out, false, |out| {
-            self.dispatcher
-                .handle(&mut self.session, &mut self.parser, line, out)
-        });
+        let outcome = crate::faults::dispatch(
+            plan.as_ref(),
+            line,
+            &mut self.out,
+            crate::faults::Progress::None,
+            |out| {
+                self.dispatcher
+                    .handle(&mut self.session, &mut self.parser, line, out)
+            },
+        );
         match outcome.reply {
             Reply::Nothing => {}
             Reply::Complete | Reply::Subscription => self.out.push(b'\n'),
