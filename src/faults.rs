@@ -577,6 +577,8 @@ pub struct Plan {
     /// `params._meta.progressToken` of a delayed `tools/call`, when it is a string or integer.
     progress: Option<(usize, usize)>,
     tool_call: bool,
+    /// `initialize` or `logging/setLevel`: the session changes when it is served.
+    stateful: bool,
 }
 
 /// FNV-1a, for `-fail-first` keys (stable across runs, unlike `RandomState`).
@@ -713,11 +715,18 @@ impl Faults {
             id,
             progress,
             tool_call,
+            stateful: matches!(method, "initialize" | "logging/setLevel"),
         })
     }
 }
 
 impl Plan {
+    /// Serving the request changes the session, so a delay must not move it to another task:
+    /// it is served at once and only its response waits.
+    pub fn stateful(&self) -> bool {
+        self.stateful
+    }
+
     /// The fault is answered by the transport (status, hang, drop), not by [`dispatch`].
     pub fn transport_fault(&self) -> Option<FaultKind> {
         self.fault.filter(|k| !k.in_band())
@@ -769,6 +778,14 @@ pub fn dispatch(
         None => handle(out),
         Some(kind) => write_fault(plan, kind, raw, out),
     };
+    if notes > 0 && matches!(outcome.reply, Reply::Partial(_)) {
+        // Replies with notifications are framed whole (as SSE events over HTTP). Only
+        // tools/call reports progress, and its continuations are payloads, which never
+        // consult the catalog.
+        if let Reply::Partial(rest) = std::mem::replace(&mut outcome.reply, Reply::Complete) {
+            rest.finish(&EMPTY_CATALOG, out);
+        }
+    }
     outcome.messages += notes;
     outcome
 }
@@ -921,6 +938,18 @@ pub async fn http_prelude(
 // ---------------------------------------------------------------------------------------------
 // stdio
 
+/// Completes a stdio response in `buf`: the rest of a continuation, then the newline.
+pub fn finish_line(reply: Reply, dispatcher: &crate::dispatch::Dispatcher, buf: &mut Vec<u8>) {
+    match reply {
+        Reply::Nothing => {}
+        Reply::Complete | Reply::Subscription => buf.push(b'\n'),
+        Reply::Partial(rest) => {
+            rest.finish(dispatcher.catalog(), buf);
+            buf.push(b'\n');
+        }
+    }
+}
+
 /// A writer several threads share; every `write_all` is one locked write, so whole messages
 /// never interleave.
 pub struct SharedWriter(std::sync::Arc<Mutex<Box<dyn std::io::Write + Send>>>);
@@ -983,7 +1012,8 @@ impl StdioDeferrer {
         })
     }
 
-    /// Answers `line` after `plan.delay`, from a task of its own.
+    /// Answers `line` after `plan.delay`, from a task of its own, with a copy of the session
+    /// (requests that change it go through [`StdioDeferrer::write_later`]).
     pub fn defer(&self, plan: Plan, line: &[u8], mut session: crate::dispatch::Session) {
         let Some(pending) = self.pending.clone() else {
             return;
@@ -1002,16 +1032,25 @@ impl StdioDeferrer {
                     dispatcher.handle(&mut session, parser, &line, b)
                 })
             });
-            match outcome.reply {
-                Reply::Nothing => {}
-                Reply::Complete | Reply::Subscription => buf.push(b'\n'),
-                Reply::Partial(rest) => {
-                    rest.finish(dispatcher.catalog(), &mut buf);
-                    buf.push(b'\n');
-                }
-            }
+            finish_line(outcome.reply, &dispatcher, &mut buf);
             use std::io::Write;
             if let Err(e) = out.write_all(&buf).and_then(|()| out.flush()) {
+                log::debug!("stdout: {e}");
+            }
+            drop(pending);
+        });
+    }
+
+    /// Writes `response` (complete lines) after `delay`.
+    pub fn write_later(&self, delay: Duration, response: Vec<u8>) {
+        let Some(pending) = self.pending.clone() else {
+            return;
+        };
+        let mut out = self.out.clone();
+        self.runtime.spawn(async move {
+            tokio::time::sleep(delay).await;
+            use std::io::Write;
+            if let Err(e) = out.write_all(&response).and_then(|()| out.flush()) {
                 log::debug!("stdout: {e}");
             }
             drop(pending);

@@ -668,3 +668,47 @@ fn http_fault_rate_matches_what_the_server_reports() {
     let (_, config) = admin(&s, None, None);
     assert_eq!(config["injected"]["http503"], refused);
 }
+
+#[test]
+fn a_delayed_large_call_with_progress_is_one_sse_reply() {
+    let s = HttpServer::start(&[
+        "-transport=http",
+        "-listen=127.0.0.1",
+        "-port=0",
+        "-session-mode=stateless",
+        "-tools=2",
+        "-tool-size=300000",
+        "-latency=tools/call=fixed:20ms",
+    ]);
+    let r = s.send(&Request::mcp(
+        "/mcp",
+        &json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"benchmark_tool_1","_meta":{"progressToken":"big"}}}),
+    ));
+    r.expect(200);
+    let text = r.text();
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert_eq!(events.len(), 3);
+    let body: Value =
+        serde_json::from_str(events[2]["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(body["data"].as_str().unwrap().len(), 300_000);
+}
+
+#[test]
+fn delayed_requests_that_change_the_session_still_change_it() {
+    let mut c = StdioClient::start(["-tools=10", "-latency=fixed:100ms", "-log-level=none"]);
+    let start = Instant::now();
+    let init = c.request(
+        "initialize",
+        json!({"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"t","version":"1"}}),
+    );
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    assert_eq!(init["result"]["protocolVersion"], "2025-03-26");
+    // Batches are accepted only under the negotiated 2025-03-26.
+    c.send_line(r#"[{"jsonrpc":"2.0","id":"a","method":"ping"},{"jsonrpc":"2.0","id":"b","method":"ping"}]"#);
+    let batch = c.recv();
+    assert_eq!(batch.as_array().map(Vec::len), Some(2), "{batch}");
+}

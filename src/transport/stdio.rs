@@ -134,15 +134,31 @@ impl Connection<'_> {
             Some(f) => f.plan(self.dispatcher.catalog(), line),
         };
         if let Some(p) = &plan {
+            if p.transport_fault() == Some(FaultKind::Hang) {
+                return Ok(());
+            }
+            if let Some(deferrer) = self.deferrer.filter(|_| !p.delay.is_zero() && p.stateful()) {
+                let mut response = Vec::new();
+                let outcome = crate::faults::dispatch(
+                    Some(p),
+                    line,
+                    &mut response,
+                    crate::faults::Progress::None,
+                    |out| {
+                        self.dispatcher
+                            .handle(&mut self.session, &mut self.parser, line, out)
+                    },
+                );
+                crate::faults::finish_line(outcome.reply, self.dispatcher, &mut response);
+                deferrer.write_later(p.delay, response);
+                return Ok(());
+            }
             if let Some(deferrer) = self.deferrer.filter(|_| !p.delay.is_zero()) {
                 // The progress report goes out now, ahead of the response it announces.
                 if p.write_progress(line, &mut self.out, false) > 0 {
                     self.flush(output)?;
                 }
                 deferrer.defer(p.clone(), line, self.session.clone());
-                return Ok(());
-            }
-            if p.transport_fault() == Some(FaultKind::Hang) {
                 return Ok(());
             }
         }
