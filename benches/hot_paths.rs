@@ -4,6 +4,9 @@
 //! Buffers are reused between iterations the way the stdio transport reuses its own: the
 //! output buffer is cleared, never dropped, so steady-state iterations do not allocate.
 //!
+//! `faults` compares a tools/call answered directly with one answered through the fault hooks
+//! the transports use (`-latency`/`-error-rate` off, and on but not matching the call).
+//!
 //! Run: `cargo bench --bench hot_paths` (add a filter, e.g. `-- tools_list`, to run a subset).
 
 use std::hint::black_box;
@@ -12,7 +15,8 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 use benchmark_server::catalog::{Catalog, Kind};
-use benchmark_server::dispatch::{CHUNK_BYTES, Dispatcher, Reply, Session};
+use benchmark_server::dispatch::{CHUNK_BYTES, Dispatcher, Outcome, Reply, Session};
+use benchmark_server::faults::{self, FaultConfig, Faults, Progress, Specs};
 use benchmark_server::jsonrpc::{Message, Parser, classify};
 use benchmark_server::payload::write_payload;
 
@@ -37,13 +41,36 @@ fn answer(
     request: &[u8],
     out: &mut Vec<u8>,
 ) -> usize {
+    let outcome = d.handle(session, parser, request, out);
+    pump(d, outcome, out)
+}
+
+/// Answers one request through the fault hooks, as the transports do: take the dispatcher
+/// snapshot, ask for a plan, dispatch under it.
+fn answer_with_hooks(
+    swap: &benchmark_server::admin::Swap<Dispatcher>,
+    session: &mut Session,
+    parser: &mut Parser,
+    request: &[u8],
+    out: &mut Vec<u8>,
+) -> usize {
+    let d = swap.load();
+    let plan = d.faults().and_then(|f| f.plan(d.catalog(), request));
+    let outcome = faults::dispatch(plan.as_ref(), request, out, Progress::Both, |out| {
+        d.handle(session, parser, request, out)
+    });
+    pump(&d, outcome, out)
+}
+
+/// Writes the rest of a response the way the stdio transport does.
+fn pump(d: &Dispatcher, outcome: Outcome, out: &mut Vec<u8>) -> usize {
     let mut sent = 0;
     let mut sink = |out: &mut Vec<u8>| {
         black_box(out.as_slice());
         sent += out.len();
         out.clear();
     };
-    match d.handle(session, parser, request, out).reply {
+    match outcome.reply {
         Reply::Nothing => {}
         Reply::Complete | Reply::Subscription => out.push(b'\n'),
         Reply::Partial(mut rest) => {
@@ -178,11 +205,61 @@ fn full_dispatch(c: &mut Criterion) {
     group.finish();
 }
 
+fn fault_hooks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("faults");
+    let unmatched = FaultConfig::parse(
+        0,
+        Specs {
+            latency: "tools/list=fixed:1ms".to_string(),
+            error_rate: "prompts/get=0.5:jsonrpc".to_string(),
+            ..Specs::default()
+        },
+    )
+    .expect("a valid configuration");
+    let mut session = Session::default();
+    let mut parser = Parser::default();
+    let mut out = Vec::with_capacity(CHUNK_BYTES * 2);
+    let plain = dispatcher(1000, 1024);
+    group.bench_function("direct", |b| {
+        b.iter(|| {
+            answer(
+                &plain,
+                &mut session,
+                &mut parser,
+                black_box(TOOLS_CALL),
+                &mut out,
+            )
+        })
+    });
+    for (label, faults) in [
+        ("hooks_off", None),
+        (
+            "hooks_on_unmatched",
+            Some(std::sync::Arc::new(Faults::new(unmatched))),
+        ),
+    ] {
+        let swap = benchmark_server::admin::Swap::new(dispatcher(1000, 1024).with_faults(faults));
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                answer_with_hooks(
+                    &swap,
+                    &mut session,
+                    &mut parser,
+                    black_box(TOOLS_CALL),
+                    &mut out,
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     catalog_listing,
     payload_writing,
     request_parsing,
-    full_dispatch
+    full_dispatch,
+    fault_hooks
 );
 criterion_main!(benches);

@@ -55,6 +55,12 @@ const FLAGS: &[Flag] = &[
         "Full listen address (host:port) - overrides -listen/-port",
     ),
     flag(
+        "admin",
+        Bool,
+        "false",
+        "Serve GET/PUT /admin/config (HTTP only; behind the bearer token when one is set)",
+    ),
+    flag(
         "allowed-origins",
         Str,
         "",
@@ -73,10 +79,28 @@ const FLAGS: &[Flag] = &[
         "cacheScope of 2026-07-28 list and read results: public | private",
     ),
     flag(
+        "cursor-fault",
+        Str,
+        "",
+        "Pagination fault: empty | repeat | invalid | drop-last",
+    ),
+    flag(
         "drain-delay",
         Str,
         "0s",
         "After SIGTERM, keep serving this long with /ready at 503 before closing the listeners",
+    ),
+    flag(
+        "error-rate",
+        Str,
+        "",
+        "Injected faults: [SCOPE=]RATE:KIND,... rules separated by ; (e.g. 0.05:jsonrpc,0.01:http503)",
+    ),
+    flag(
+        "fail-first",
+        Str,
+        "",
+        "tools/call fails the first K times per tool name + arguments: K[:KIND]",
     ),
     flag(
         "header-timeout",
@@ -102,6 +126,12 @@ const FLAGS: &[Flag] = &[
         Str,
         "",
         "Name of this replica in /health, /version, serverInfo and X-Instance-Id (default: hostname:port)",
+    ),
+    flag(
+        "latency",
+        Str,
+        "",
+        "Injected delay: [SCOPE=]DIST:PARAMS rules separated by ; (e.g. tools/call@0-99=normal:20ms,5ms)",
     ),
     flag(
         "list-ttl",
@@ -195,6 +225,12 @@ const FLAGS: &[Flag] = &[
         Str,
         "auto",
         "Streamable HTTP reply format: auto (JSON unless the client accepts only SSE) | json | sse",
+    ),
+    flag(
+        "seed",
+        Int,
+        "0",
+        "Seed of the injected latency and faults (the same seed gives the same sequence)",
     ),
     flag(
         "server-count",
@@ -354,6 +390,10 @@ pub struct Config {
     pub threads: usize,
     /// `-profile=conformance`: the conformance suite's fixtures are listed too.
     pub conformance_fixtures: bool,
+    /// `-latency`, `-error-rate`, `-fail-first`, `-cursor-fault`, `-seed`.
+    pub faults: crate::faults::FaultConfig,
+    /// `-admin`: serve `/admin/config`.
+    pub admin: bool,
 }
 
 /// What the command line asks for.
@@ -832,7 +872,35 @@ where
             flag: None,
         });
     }
+    let faults = crate::faults::FaultConfig::parse(
+        int("seed")? as u64,
+        crate::faults::Specs {
+            latency: text("latency"),
+            error_rate: text("error-rate"),
+            fail_first: text("fail-first"),
+            cursor_fault: text("cursor-fault"),
+        },
+    )
+    .map_err(|(flag, why)| invalid(flag, &text(flag), &why))?;
+    if transport == Transport::Stdio
+        && let Some(kind) = faults.http_only_kind()
+    {
+        let flag = if faults.specs().error_rate.contains(kind) {
+            "error-rate"
+        } else {
+            "fail-first"
+        };
+        return Err(invalid(
+            flag,
+            &text(flag),
+            &format!("fault kind '{kind}' needs -transport=http or sse"),
+        ));
+    }
+    let admin = parse_bool(&text("admin"))
+        .ok_or_else(|| invalid("admin", &text("admin"), "must be true or false"))?;
     Ok(Config {
+        faults,
+        admin,
         transport,
         tools: count("tools")?,
         resources: count("resources")?,

@@ -10,7 +10,10 @@
 use simd_json::prelude::*;
 use simd_json::tape::Value;
 
+use std::sync::Arc;
+
 use crate::catalog::{Catalog, Kind};
+use crate::faults::{Faults, NextCursor};
 use crate::fixtures;
 use crate::json::{array_element_spans, member_span, write_escaped, write_string, write_u64};
 use crate::jsonrpc::{
@@ -40,6 +43,8 @@ pub struct Dispatcher {
     /// 2026-07-28 caching hints: `ttlMs` of list results and of `resources/read`, and whether
     /// shared caches may keep them (`cacheScope: public`).
     cache: CacheHints,
+    /// Latency and fault injection; `None` (the default) costs nothing.
+    faults: Option<Arc<Faults>>,
 }
 
 /// The `ttlMs` / `cacheScope` hints put on cacheable 2026-07-28 results.
@@ -151,8 +156,9 @@ pub struct ListRest {
     kind: Kind,
     next: u64,
     end: u64,
-    /// Write a `nextCursor` continuing after item `end - 1`.
+    /// Write a `nextCursor` (normally continuing after item `end - 1`).
     more: bool,
+    cursor: NextCursor,
     /// An item has been written (the next one needs a comma).
     started: bool,
 }
@@ -177,7 +183,11 @@ impl Continuation {
                 out.push(b']');
                 if rest.more {
                     out.extend_from_slice(b",\"nextCursor\":\"");
-                    catalog.write_cursor(out, rest.kind, rest.end - 1);
+                    match rest.cursor {
+                        NextCursor::After(last) => catalog.write_cursor(out, rest.kind, last),
+                        NextCursor::Empty => {}
+                        NextCursor::Invalid => out.extend_from_slice(crate::faults::INVALID_CURSOR),
+                    }
                     out.push(b'"');
                 }
                 out.extend_from_slice(b"}}");
@@ -232,7 +242,23 @@ impl Dispatcher {
             server_name: server_name.into(),
             instance_id: None,
             cache: CacheHints::default(),
+            faults: None,
         }
+    }
+
+    /// Injects the faults of `faults` (`None` = none).
+    pub fn with_faults(mut self, faults: Option<Arc<Faults>>) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    pub fn faults(&self) -> Option<&Arc<Faults>> {
+        self.faults.as_ref()
+    }
+
+    /// For a runtime change of the counts (see `admin`).
+    pub fn catalog_mut(&mut self) -> &mut Catalog {
+        &mut self.catalog
     }
 
     pub fn with_cache_hints(mut self, cache: CacheHints) -> Self {
@@ -704,6 +730,8 @@ impl Dispatcher {
         } else {
             start.saturating_add(self.page_size).min(count)
         };
+        let fault = self.faults.as_ref().and_then(|f| f.cursor_fault());
+        let (end, count, cursor) = crate::faults::page(fault, start, end, count);
         self.open_result(out, id, modern, Cacheable::List);
         out.extend_from_slice(match kind {
             Kind::Tool => b"\"tools\":[",
@@ -715,6 +743,7 @@ impl Dispatcher {
             next: start,
             end,
             more: end < count,
+            cursor,
             started: false,
         });
         Ok(if rest.write_more(&self.catalog, out, CHUNK_BYTES) {

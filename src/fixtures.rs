@@ -219,6 +219,19 @@ pub const TOOLS: &[FixtureTool] = &[
     ),
 ];
 
+/// Writes one `notifications/progress` line (out of 100) for the raw JSON `token`.
+pub fn write_progress(out: &mut Vec<u8>, token: &[u8], progress: u64, message: &str) {
+    out.extend_from_slice(
+        br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"#,
+    );
+    out.extend_from_slice(token);
+    out.extend_from_slice(br#","progress":"#);
+    crate::json::write_u64(out, progress);
+    out.extend_from_slice(br#","total":100,"message":""#);
+    out.extend_from_slice(message.as_bytes());
+    out.extend_from_slice(b"\"}}\n");
+}
+
 /// Writes the notifications a fixture tool sends before its result, each followed by `\n`:
 /// three `notifications/message` from the logging tools when a log level is in force (the
 /// messages are at `info`, so a level above that silences them), three increasing
@@ -269,15 +282,7 @@ pub fn write_call_notifications(
                 return 0; // tokens are strings or integers
             }
             for (progress, message) in [(0, "Starting"), (50, "Halfway"), (100, "Done")] {
-                out.extend_from_slice(
-                    br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"#,
-                );
-                out.extend_from_slice(&token_json);
-                out.extend_from_slice(br#","progress":"#);
-                crate::json::write_u64(out, progress);
-                out.extend_from_slice(br#","total":100,"message":""#);
-                out.extend_from_slice(message.as_bytes());
-                out.extend_from_slice(b"\"}}\n");
+                write_progress(out, &token_json, progress, message);
             }
             3
         }

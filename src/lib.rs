@@ -10,6 +10,8 @@
 //! - [`dispatch`]: one message in, its response out; shared by every transport.
 //! - [`session`]: Streamable HTTP session modes, limits, eviction.
 //! - [`auth`]: bearer tokens and the exempt probe paths.
+//! - [`faults`]: latency and fault injection (`-latency`, `-error-rate`, …), off by default.
+//! - [`admin`]: `/admin/config`, runtime changes of faults and counts (`-admin`).
 //! - [`transport`]: stdio, legacy SSE and Streamable HTTP; shared HTTP plumbing.
 //! - [`shutdown`]: SIGINT and SIGTERM handling.
 //! - [`probe`]: the `-healthcheck` self-probe.
@@ -17,10 +19,12 @@
 //! Data flows one way: bytes → transport → `jsonrpc` → `dispatch` → `catalog`/`payload` →
 //! transport → bytes.
 
+pub mod admin;
 pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod dispatch;
+pub mod faults;
 pub mod fixtures;
 pub mod json;
 pub mod jsonrpc;

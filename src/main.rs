@@ -84,7 +84,13 @@ fn log_configuration(c: &Config) {
         c.prompt_size,
         c.page_size
     );
+    if c.faults.is_active() {
+        log::info!("fault injection: {}", c.faults);
+    }
     if c.transport == Transport::Stdio {
+        if c.admin {
+            log::warn!("-admin is ignored for stdio transport (the admin endpoint is HTTP)");
+        }
         if c.auth_token.is_some() {
             log::warn!("auth-token is ignored for stdio transport");
         }
@@ -99,6 +105,11 @@ fn log_configuration(c: &Config) {
                 "-auth-token"
             };
             log::info!("authentication enabled with Bearer token (from {source})");
+        }
+        if c.admin && c.auth_token.is_none() {
+            log::warn!(
+                "-admin without a bearer token: anyone who can connect can reconfigure the server"
+            );
         }
         if c.transport == Transport::Http
             && c.session_mode == SessionMode::Signed
@@ -121,7 +132,12 @@ fn run(config: &Config) -> Result<(), String> {
             let dispatcher =
                 Dispatcher::new(config.catalog(), config.page_size, "benchmark-server")
                     .with_instance_id(instance)
-                    .with_cache_hints(config.cache);
+                    .with_cache_hints(config.cache)
+                    .with_faults(config.faults.is_active().then(|| {
+                        std::sync::Arc::new(benchmark_server::faults::Faults::new(
+                            config.faults.clone(),
+                        ))
+                    }));
             log::info!("serving via stdio transport");
             // The transport buffers its own output; write to a duplicate of fd 1 rather than
             // through std's line-buffered stdout, which scans every chunk for newlines.
@@ -140,7 +156,7 @@ fn run(config: &Config) -> Result<(), String> {
                 Err(_) => stdio::serve(
                     &dispatcher,
                     std::io::stdin().lock(),
-                    stdout.lock(),
+                    stdout,
                     config.max_request_bytes,
                 ),
             };

@@ -20,7 +20,10 @@ use super::{
 };
 use crate::catalog::base64_decode;
 use crate::cli::{ResponseMode, SessionMode};
-use crate::dispatch::{EraHint, Reply, Session};
+use std::sync::Arc;
+
+use crate::dispatch::{Dispatcher, EraHint, Reply, Session};
+use crate::faults::Plan;
 use crate::json::{member_span, write_string};
 use crate::mcp::{MODERN_VERSION, Method as McpMethod, ProtocolVersion, error_code, meta};
 use crate::session::Found;
@@ -104,7 +107,8 @@ async fn post(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
             "Not Acceptable: Accept must allow application/json or text/event-stream\n",
         );
     }
-    let headers = RequestHeaders::of(&req, inst.catalog().has_fixtures());
+    let dispatcher = inst.dispatcher.load();
+    let headers = RequestHeaders::of(&req, dispatcher.catalog().has_fixtures());
     let body = match read_body(req, inst.shared.max_request_bytes).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -116,11 +120,32 @@ async fn post(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
     };
     // A 2026-07-28 request says so in its header or its `_meta`; everything else is the
     // handshake era.
+    let plan = dispatcher
+        .faults()
+        .and_then(|f| f.plan(dispatcher.catalog(), &body));
+    if let Some(p) = &plan
+        && let Some(r) = crate::faults::http_prelude(p, &inst.shared).await
+    {
+        return r;
+    }
+    let call = Call {
+        dispatcher: &dispatcher,
+        plan: plan.as_ref(),
+        sse,
+    };
     let body_version = modern_body_version(&body);
     if headers.version.as_deref() == Some(MODERN_VERSION) || body_version.is_some() {
-        return modern_post(inst, &headers, body_version, &body, sse);
+        return modern_post(inst, &headers, body_version, &body, call);
     }
-    legacy_post(inst, &headers, &body, sse)
+    legacy_post(inst, &headers, &body, call)
+}
+
+/// The dispatcher snapshot a POST is served with, its fault plan and its reply framing.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    dispatcher: &'a Arc<Dispatcher>,
+    plan: Option<&'a Plan>,
+    sse: bool,
 }
 
 /// The headers a POST is judged by, copied out before the body is read.
@@ -162,7 +187,13 @@ impl RequestHeaders {
     }
 }
 
-fn legacy_post(inst: &Instance, headers: &RequestHeaders, body: &Bytes, sse: bool) -> HttpResponse {
+fn legacy_post(
+    inst: &Instance,
+    headers: &RequestHeaders,
+    body: &Bytes,
+    call: Call,
+) -> HttpResponse {
+    let sse = call.sse;
     let header_version = match headers.version.as_deref() {
         None => None,
         Some(v) => match ProtocolVersion::parse(v) {
@@ -182,9 +213,9 @@ fn legacy_post(inst: &Instance, headers: &RequestHeaders, body: &Bytes, sse: boo
         },
     };
     // A fixture that sends requests to the client runs on its own SSE reply.
-    if inst.catalog().has_fixtures()
+    if call.dispatcher.catalog().has_fixtures()
         && let Some(Found::Stored(entry)) = &found
-        && let Some(planned) = crate::roundtrip::plan(&inst.dispatcher, &mut entry.state(), body)
+        && let Some(planned) = crate::roundtrip::plan(call.dispatcher, &mut entry.state(), body)
     {
         return roundtrip_reply(inst, planned, sse);
     }
@@ -192,22 +223,34 @@ fn legacy_post(inst: &Instance, headers: &RequestHeaders, body: &Bytes, sse: boo
     if sse {
         out.extend_from_slice(SSE_EVENT_START);
     }
-    let dispatcher = &inst.dispatcher;
+    let dispatcher = call.dispatcher;
     let mut fresh = Session {
         protocol: header_version.or(Some(ProtocolVersion::DEFAULT_ASSUMED)),
         ..Session::default()
     };
-    let outcome = with_parser(|parser| match &found {
-        Some(Found::Stored(entry)) => dispatcher.handle(&mut entry.state(), parser, body, &mut out),
-        Some(Found::Signed(state)) => dispatcher.handle(&mut state.clone(), parser, body, &mut out),
-        None => dispatcher.handle(&mut fresh, parser, body, &mut out),
+    let outcome = with_parser(|parser| {
+        crate::faults::dispatch(
+            call.plan,
+            body,
+            &mut out,
+            crate::faults::Progress::Both,
+            |out| match &found {
+                Some(Found::Stored(entry)) => {
+                    dispatcher.handle(&mut entry.state(), parser, body, out)
+                }
+                Some(Found::Signed(state)) => {
+                    dispatcher.handle(&mut state.clone(), parser, body, out)
+                }
+                None => dispatcher.handle(&mut fresh, parser, body, out),
+            },
+        )
     });
     let new_session = (initialize
         && mode != SessionMode::Stateless
         && outcome.method == Some(McpMethod::Initialize)
         && outcome.error_code.is_none())
     .then(|| inst.sessions.create(fresh));
-    let mut response = reply_response(inst, outcome, out, sse);
+    let mut response = reply_response(inst, call, outcome, out);
     if let Some(id) = new_session
         && let Ok(v) = HeaderValue::from_str(&id)
     {
@@ -252,10 +295,11 @@ fn modern_post(
     headers: &RequestHeaders,
     body_version: Option<String>,
     body: &Bytes,
-    sse: bool,
+    call: Call,
 ) -> HttpResponse {
+    let sse = call.sse;
     let checked = check_mirrored_headers(headers, body_version.as_deref(), body).and_then(|()| {
-        match inst.catalog().has_fixtures() {
+        match call.dispatcher.catalog().has_fixtures() {
             true => check_param_headers(headers, body),
             false => Ok(()),
         }
@@ -275,15 +319,23 @@ fn modern_post(
         out.extend_from_slice(SSE_EVENT_START);
     }
     let outcome = with_parser(|parser| {
-        inst.dispatcher.handle_with(
-            &mut Session::default(),
-            parser,
+        crate::faults::dispatch(
+            call.plan,
             body,
             &mut out,
-            EraHint::Modern,
+            crate::faults::Progress::Both,
+            |out| {
+                call.dispatcher.handle_with(
+                    &mut Session::default(),
+                    parser,
+                    body,
+                    out,
+                    EraHint::Modern,
+                )
+            },
         )
     });
-    reply_response(inst, outcome, out, sse)
+    reply_response(inst, call, outcome, out)
 }
 
 /// `Ok` when `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` agree with the body;
@@ -424,10 +476,11 @@ fn unsupported_version_header() -> HttpResponse {
 /// Turns a dispatcher outcome into the HTTP response: status, framing and body.
 fn reply_response(
     inst: &Instance,
+    call: Call,
     outcome: crate::dispatch::Outcome,
     mut out: Vec<u8>,
-    sse: bool,
 ) -> HttpResponse {
+    let sse = call.sse;
     let prefix_len = if sse { SSE_EVENT_START.len() } else { 0 };
     if outcome.messages > 1 && matches!(outcome.reply, Reply::Complete) {
         // Notifications about the request come first: only an SSE stream can carry them.
@@ -477,7 +530,7 @@ fn reply_response(
             HttpResponse::new(ResponseBody::full(out))
         }
         Some(rest) => HttpResponse::new(ResponseBody::Streaming(Box::new(StreamingReply {
-            dispatcher: inst.dispatcher.clone(),
+            dispatcher: call.dispatcher.clone(),
             first: Some(Bytes::from(out)),
             rest: Some(rest),
             suffix: if sse { SSE_EVENT_END } else { b"" },

@@ -32,7 +32,6 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use crate::auth;
-use crate::catalog::Catalog;
 use crate::cli::{Config, Transport};
 use crate::dispatch::{CHUNK_BYTES, Continuation, Dispatcher};
 use crate::jsonrpc::Parser;
@@ -63,7 +62,8 @@ pub struct Shared {
 /// One listening server: its catalog, sessions and address.
 pub struct Instance {
     pub shared: Arc<Shared>,
-    pub dispatcher: Arc<Dispatcher>,
+    /// Swapped whole by `/admin/config`; take one snapshot per request.
+    pub dispatcher: crate::admin::Swap<Dispatcher>,
     pub config: Arc<Config>,
     pub sessions: SessionStore,
     pub sse_sessions: sse::SseSessions,
@@ -76,12 +76,6 @@ pub struct Instance {
     pub public_path: String,
     /// `X-Instance-Id` on every response.
     pub instance_header: HeaderValue,
-}
-
-impl Instance {
-    pub fn catalog(&self) -> &Catalog {
-        self.dispatcher.catalog()
-    }
 }
 
 thread_local! {
@@ -532,7 +526,7 @@ fn probe(inst: &Instance, method: &Method, path: &str) -> HttpResponse {
             format!(
                 "{{\"status\":\"healthy\",\"uptime_seconds\":{},\"instance_id\":{}}}",
                 shared.started.elapsed().as_secs(),
-                serde_json::Value::from(inst.dispatcher.instance_id().unwrap_or_default())
+                serde_json::Value::from(inst.dispatcher.load().instance_id().unwrap_or_default())
             ),
         ),
         "/ready" => {
@@ -550,7 +544,8 @@ fn probe(inst: &Instance, method: &Method, path: &str) -> HttpResponse {
 }
 
 fn version_body(inst: &Instance) -> String {
-    let c = inst.catalog();
+    let d = inst.dispatcher.load();
+    let c = d.catalog();
     let versions: Vec<String> = ProtocolVersion::ALL
         .iter()
         .map(|v| format!("\"{}\"", v.as_str()))
@@ -563,8 +558,8 @@ fn version_body(inst: &Instance) -> String {
         env!("CARGO_PKG_VERSION"),
         ProtocolVersion::LATEST.as_str(),
         versions.join(","),
-        serde_json::Value::from(inst.dispatcher.server_name()),
-        serde_json::Value::from(inst.dispatcher.instance_id().unwrap_or_default()),
+        serde_json::Value::from(d.server_name()),
+        serde_json::Value::from(d.instance_id().unwrap_or_default()),
         inst.shared.transport.as_str(),
         c.tools,
         c.resources,
@@ -609,6 +604,9 @@ async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
         return preflight(req.headers());
     }
     let origin = req.headers().get(header::ORIGIN).cloned();
+    if inst.config.admin && path == crate::admin::PATH {
+        return crate::admin::route(&inst, req).await;
+    }
     let mut response = match inst.shared.transport {
         Transport::Sse => sse::route(&inst, &path, req).await,
         _ => http::route(&inst, &path, req).await,
@@ -686,10 +684,16 @@ pub async fn serve(config: Config) -> Result<(), String> {
             .unwrap_or_else(|_| HeaderValue::from_static("invalid-instance-id"));
         let inst = Arc::new(Instance {
             shared: shared.clone(),
-            dispatcher: Arc::new(
+            dispatcher: crate::admin::Swap::new(
                 Dispatcher::new(catalog, config.page_size, name.clone())
                     .with_instance_id(instance_id)
-                    .with_cache_hints(config.cache),
+                    .with_cache_hints(config.cache)
+                    .with_faults(
+                        config
+                            .faults
+                            .is_active()
+                            .then(|| Arc::new(crate::faults::Faults::new(config.faults.clone()))),
+                    ),
             ),
             config: config.clone(),
             sessions: SessionStore::new(

@@ -181,11 +181,12 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
         Ok(b) => b,
         Err(r) => return r,
     };
+    let dispatcher = inst.dispatcher.load();
     // A fixture that sends requests to the client runs beside the stream, which carries its
     // requests and result; the client's answers come back as POSTs routed by the dispatcher.
-    let planned = if inst.catalog().has_fixtures() {
+    let planned = if dispatcher.catalog().has_fixtures() {
         crate::roundtrip::plan(
-            &inst.dispatcher,
+            &dispatcher,
             &mut session.state.lock().unwrap_or_else(|e| e.into_inner()),
             &body,
         )
@@ -210,11 +211,27 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
         }
         return text_response(StatusCode::ACCEPTED, "Accepted\n");
     }
+    let plan = dispatcher
+        .faults()
+        .and_then(|f| f.plan(dispatcher.catalog(), &body));
+    if let Some(p) = &plan
+        && let Some(r) = crate::faults::http_prelude(p, &inst.shared).await
+    {
+        return r;
+    }
     let mut out = Vec::with_capacity(1024);
     out.extend_from_slice(SSE_EVENT_START);
     let outcome = with_parser(|parser| {
-        let mut state = session.state.lock().unwrap_or_else(|e| e.into_inner());
-        inst.dispatcher.handle(&mut state, parser, &body, &mut out)
+        crate::faults::dispatch(
+            plan.as_ref(),
+            &body,
+            &mut out,
+            crate::faults::Progress::Both,
+            |out| {
+                let mut state = session.state.lock().unwrap_or_else(|e| e.into_inner());
+                dispatcher.handle(&mut state, parser, &body, out)
+            },
+        )
     });
     let mut rest = match outcome.reply {
         Reply::Nothing => return empty_response(StatusCode::ACCEPTED),
@@ -245,7 +262,7 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
             None => true,
             Some(r) => {
                 if chunk.len() < CHUNK_BYTES {
-                    r.write_more(inst.catalog(), &mut chunk, CHUNK_BYTES)
+                    r.write_more(dispatcher.catalog(), &mut chunk, CHUNK_BYTES)
                 } else {
                     false
                 }

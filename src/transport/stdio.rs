@@ -6,6 +6,9 @@
 //! ever written to stdout. Lines longer than the request limit are discarded (without being
 //! held in memory) and answered with an error.
 //!
+//! With `-latency`, delayed requests are answered from tasks of their own (see
+//! [`crate::faults::StdioDeferrer`]), so their responses may come after later ones.
+//!
 //! With `-profile=conformance`, fixtures that ask the client for input write their request to
 //! stdout and wait, parked, while other lines are served; the client's response line resumes
 //! them ([`crate::roundtrip`]).
@@ -16,19 +19,38 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use crate::dispatch::{CHUNK_BYTES, Dispatcher, Reply, Session};
+use crate::faults::{FaultKind, SharedWriter, StdioDeferrer};
 use crate::jsonrpc::{Parser, write_error};
 use crate::mcp::error_code;
 use crate::roundtrip::{self, Call, Planned, Step};
 
 /// Serves `input` → `output` until end of input. A closed output (broken pipe) also ends the
 /// session normally.
-pub fn serve<R: Read, W: Write>(
+pub fn serve<R: Read, W: Write + Send + 'static>(
     dispatcher: &Dispatcher,
     input: R,
     mut output: W,
     max_line: usize,
 ) -> io::Result<()> {
-    match serve_inner(dispatcher, input, &mut output, max_line) {
+    let result = if dispatcher
+        .faults()
+        .is_some_and(|f| f.config().has_latency())
+    {
+        let shared = SharedWriter::new(output);
+        let deferrer = StdioDeferrer::start(dispatcher, shared.clone())?;
+        let result = serve_inner(
+            dispatcher,
+            input,
+            &mut shared.clone(),
+            max_line,
+            Some(&deferrer),
+        );
+        deferrer.finish();
+        result
+    } else {
+        serve_inner(dispatcher, input, &mut output, max_line, None)
+    };
+    match result {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }
@@ -39,6 +61,7 @@ fn serve_inner<R: Read, W: Write>(
     input: R,
     output: &mut W,
     max_line: usize,
+    deferrer: Option<&StdioDeferrer>,
 ) -> io::Result<()> {
     let mut reader = io::BufReader::with_capacity(CHUNK_BYTES, input);
     let mut conn = Connection {
@@ -46,6 +69,7 @@ fn serve_inner<R: Read, W: Write>(
         session: Session::default(),
         parser: Parser::default(),
         out: Vec::with_capacity(CHUNK_BYTES * 2),
+        deferrer,
         calls: Vec::new(),
     };
     // A line that did not fit in the read buffer is gathered here.
@@ -105,6 +129,8 @@ struct Connection<'d> {
     session: Session,
     parser: Parser,
     out: Vec<u8>,
+    /// Set when responses may be written by other tasks too: each is then written whole.
+    deferrer: Option<&'d StdioDeferrer>,
     /// Fixture calls waiting for the client's answer to a server request (only with
     /// `-profile=conformance`).
     calls: Vec<Waiting>,
@@ -132,15 +158,55 @@ impl Connection<'_> {
             }
             return Ok(());
         }
-        let outcome =
-            self.dispatcher
-                .handle(&mut self.session, &mut self.parser, line, &mut self.out);
+        let plan = match self.dispatcher.faults() {
+            None => None,
+            Some(f) => f.plan(self.dispatcher.catalog(), line),
+        };
+        if let Some(p) = &plan {
+            if p.transport_fault() == Some(FaultKind::Hang) {
+                return Ok(());
+            }
+            if let Some(deferrer) = self.deferrer.filter(|_| !p.delay.is_zero() && p.stateful()) {
+                let mut response = Vec::new();
+                let outcome = crate::faults::dispatch(
+                    Some(p),
+                    line,
+                    &mut response,
+                    crate::faults::Progress::None,
+                    |out| {
+                        self.dispatcher
+                            .handle(&mut self.session, &mut self.parser, line, out)
+                    },
+                );
+                crate::faults::finish_line(outcome.reply, self.dispatcher, &mut response);
+                deferrer.write_later(p.delay, response);
+                return Ok(());
+            }
+            if let Some(deferrer) = self.deferrer.filter(|_| !p.delay.is_zero()) {
+                // The progress report goes out now, ahead of the response it announces.
+                if p.write_progress(line, &mut self.out, false) > 0 {
+                    self.flush(output)?;
+                }
+                deferrer.defer(p.clone(), line, self.session.clone());
+                return Ok(());
+            }
+        }
+        let outcome = crate::faults::dispatch(
+            plan.as_ref(),
+            line,
+            &mut self.out,
+            crate::faults::Progress::None,
+            |out| {
+                self.dispatcher
+                    .handle(&mut self.session, &mut self.parser, line, out)
+            },
+        );
         match outcome.reply {
             Reply::Nothing => {}
             Reply::Complete | Reply::Subscription => self.out.push(b'\n'),
             Reply::Partial(mut rest) => {
                 loop {
-                    if self.out.len() >= CHUNK_BYTES {
+                    if self.out.len() >= CHUNK_BYTES && self.deferrer.is_none() {
                         output.write_all(&self.out)?;
                         self.out.clear();
                     }
