@@ -129,6 +129,12 @@ const FLAGS: &[Flag] = &[
         "Most Streamable HTTP sessions kept; the least recently used is evicted",
     ),
     flag(
+        "metrics-public",
+        Bool,
+        "false",
+        "Serve /metrics without the bearer token, like /health",
+    ),
+    flag(
         "page-size",
         Int,
         "0",
@@ -339,6 +345,8 @@ pub struct Config {
     pub threads: usize,
     /// `-profile=conformance`: the conformance suite's fixtures are listed too.
     pub conformance_fixtures: bool,
+    /// `-metrics-public`: `/metrics` needs no token.
+    pub metrics_public: bool,
 }
 
 /// What the command line asks for.
@@ -858,6 +866,16 @@ where
             n => usize::try_from(n).unwrap_or(usize::MAX).min(1 << 20),
         },
         drain_delay: duration("drain-delay")?,
+        metrics_public: match parse_bool(&text("metrics-public")) {
+            Some(b) => b,
+            None => {
+                return Err(invalid(
+                    "metrics-public",
+                    &text("metrics-public"),
+                    "must be true or false",
+                ));
+            }
+        },
         conformance_fixtures: match text("profile").to_ascii_lowercase().as_str() {
             "default" => false,
             "conformance" => true,

@@ -10,6 +10,7 @@
 //! - [`dispatch`]: one message in, its response out; shared by every transport.
 //! - [`session`]: Streamable HTTP session modes, limits, eviction.
 //! - [`auth`]: bearer tokens and the exempt probe paths.
+//! - [`metrics`]: process-wide counters and their Prometheus exposition.
 //! - [`transport`]: stdio, legacy SSE and Streamable HTTP; shared HTTP plumbing.
 //! - [`shutdown`]: SIGINT and SIGTERM handling.
 //! - [`probe`]: the `-healthcheck` self-probe.
@@ -25,6 +26,7 @@ pub mod fixtures;
 pub mod json;
 pub mod jsonrpc;
 pub mod mcp;
+pub mod metrics;
 pub mod payload;
 pub mod probe;
 pub mod session;

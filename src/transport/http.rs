@@ -6,6 +6,8 @@
 //! `202`. `GET` opens the session's server-to-client SSE stream, `DELETE` ends the session.
 //! Large replies are streamed as body chunks straight from the dispatcher.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -17,10 +19,11 @@ use super::{
     json_response, method_not_allowed, read_body, sse_headers, text_response, with_parser,
 };
 use crate::catalog::base64_decode;
-use crate::cli::{ResponseMode, SessionMode};
+use crate::cli::{ResponseMode, SessionMode, Transport};
 use crate::dispatch::{EraHint, Reply, Session};
 use crate::json::{member_span, write_string};
 use crate::mcp::{MODERN_VERSION, Method as McpMethod, ProtocolVersion, error_code, meta};
+use crate::metrics;
 use crate::session::Found;
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -174,11 +177,13 @@ fn legacy_post(inst: &Instance, headers: &RequestHeaders, body: &Bytes, sse: boo
         protocol: header_version.or(Some(ProtocolVersion::DEFAULT_ASSUMED)),
         ..Session::default()
     };
+    let started = Instant::now();
     let outcome = with_parser(|parser| match &found {
         Some(Found::Stored(entry)) => dispatcher.handle(&mut entry.state(), parser, body, &mut out),
         Some(Found::Signed(state)) => dispatcher.handle(&mut state.clone(), parser, body, &mut out),
         None => dispatcher.handle(&mut fresh, parser, body, &mut out),
     });
+    metrics::record(Transport::Http, &outcome, started);
     let new_session = (initialize
         && mode != SessionMode::Stateless
         && outcome.method == Some(McpMethod::Initialize)
@@ -201,8 +206,17 @@ fn modern_post(
     body: &Bytes,
     sse: bool,
 ) -> HttpResponse {
+    let started = Instant::now();
     if let Err(message) = check_mirrored_headers(headers, body_version.as_deref(), body) {
         log::debug!("header mismatch: {message}");
+        let method = string_member(body, &["method"]).map(|m| McpMethod::parse(&m));
+        metrics::record_message(
+            Transport::Http,
+            method,
+            Some(error_code::HEADER_MISMATCH),
+            true,
+            started.elapsed(),
+        );
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
         out.extend_from_slice(raw_id(body).unwrap_or(b"null"));
@@ -224,6 +238,7 @@ fn modern_post(
             EraHint::Modern,
         )
     });
+    metrics::record(Transport::Http, &outcome, started);
     reply_response(inst, outcome, out, sse)
 }
 

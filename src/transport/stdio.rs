@@ -8,9 +8,13 @@
 
 use std::io::{self, BufRead, Read, Write};
 
+use std::time::{Duration, Instant};
+
+use crate::cli::Transport;
 use crate::dispatch::{CHUNK_BYTES, Dispatcher, Reply, Session};
 use crate::jsonrpc::{Parser, write_error};
 use crate::mcp::error_code;
+use crate::metrics;
 
 /// Serves `input` → `output` until end of input. A closed output (broken pipe) also ends the
 /// session normally.
@@ -103,16 +107,18 @@ impl Connection<'_> {
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(());
         }
+        let started = Instant::now();
         let outcome =
             self.dispatcher
                 .handle(&mut self.session, &mut self.parser, line, &mut self.out);
+        metrics::record(Transport::Stdio, &outcome, started);
         match outcome.reply {
             Reply::Nothing => {}
             Reply::Complete | Reply::Subscription => self.out.push(b'\n'),
             Reply::Partial(mut rest) => {
                 loop {
                     if self.out.len() >= CHUNK_BYTES {
-                        output.write_all(&self.out)?;
+                        write_counted(output, &self.out)?;
                         self.out.clear();
                     }
                     if rest.write_more(self.dispatcher.catalog(), &mut self.out, CHUNK_BYTES) {
@@ -123,7 +129,7 @@ impl Connection<'_> {
             }
         }
         if self.out.len() >= CHUNK_BYTES {
-            output.write_all(&self.out)?;
+            write_counted(output, &self.out)?;
             self.out.clear();
         }
         Ok(())
@@ -131,6 +137,13 @@ impl Connection<'_> {
 
     fn too_large(&mut self, max_line: usize) {
         log::debug!("rejected a stdio line longer than {max_line} bytes");
+        metrics::record_message(
+            Transport::Stdio,
+            None,
+            Some(error_code::INVALID_REQUEST),
+            false,
+            Duration::ZERO,
+        );
         let message = format!("Request too large: a message may be at most {max_line} bytes");
         write_error(
             &mut self.out,
@@ -144,9 +157,15 @@ impl Connection<'_> {
 
     fn flush<W: Write>(&mut self, output: &mut W) -> io::Result<()> {
         if !self.out.is_empty() {
-            output.write_all(&self.out)?;
+            write_counted(output, &self.out)?;
             self.out.clear();
         }
         output.flush()
     }
+}
+
+fn write_counted<W: Write>(output: &mut W, bytes: &[u8]) -> io::Result<()> {
+    output.write_all(bytes)?;
+    metrics::bytes_out(Transport::Stdio, bytes.len());
+    Ok(())
 }
