@@ -473,7 +473,7 @@ fn start() -> (Instant, SystemTime) {
 // Reading
 // ---------------------------------------------------------------------------------------------
 
-/// Requests counted so far for one label set (for tests and the stdio summary).
+/// Requests counted so far for one label set.
 pub fn requests(transport: Transport, method: Option<Method>, outcome: &str) -> u64 {
     let Some(o) = OUTCOME_LABELS.iter().position(|l| *l == outcome) else {
         return 0;
