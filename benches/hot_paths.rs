@@ -1,5 +1,6 @@
-//! Micro-benchmarks of the hot paths: catalog listing, payload writing, request parsing and
-//! a whole tools/call from request bytes to response bytes.
+//! Micro-benchmarks of the hot paths: catalog listing, payload writing, request parsing, a
+//! whole tools/call from request bytes to response bytes, and the same with the metrics the
+//! stdio transport records around it (timer, request counter, histogram, bytes out).
 //!
 //! Buffers are reused between iterations the way the stdio transport reuses its own: the
 //! output buffer is cleared, never dropped, so steady-state iterations do not allocate.
@@ -10,14 +11,17 @@
 //! Run: `cargo bench --bench hot_paths` (add a filter, e.g. `-- tools_list`, to run a subset).
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 use benchmark_server::catalog::{Catalog, Kind};
+use benchmark_server::cli::Transport;
 use benchmark_server::dispatch::{CHUNK_BYTES, Dispatcher, Outcome, Reply, Session};
 use benchmark_server::faults::{self, FaultConfig, Faults, Progress, Specs};
 use benchmark_server::jsonrpc::{Message, Parser, classify};
+use benchmark_server::mcp::Method;
+use benchmark_server::metrics;
 use benchmark_server::payload::write_payload;
 
 const TOOLS_LIST: &[u8] = br#"{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}"#;
@@ -70,6 +74,54 @@ fn pump(d: &Dispatcher, outcome: Outcome, out: &mut Vec<u8>) -> usize {
         sent += out.len();
         out.clear();
     };
+    match outcome.reply {
+        Reply::Nothing => {}
+        Reply::Complete | Reply::Subscription => out.push(b'\n'),
+        Reply::Partial(mut rest) => {
+            loop {
+                if out.len() >= CHUNK_BYTES {
+                    sink(out);
+                }
+                if rest.write_more(d.catalog(), out, CHUNK_BYTES) {
+                    break;
+                }
+            }
+            out.push(b'\n');
+        }
+    }
+    sink(out);
+    sent
+}
+
+/// [`answer`] with the counting the stdio transport does for pipelined lines: the dispatch
+/// timed from the end of the previous one (`clock`; one clock read per message) and recorded,
+/// the bytes handed to the sink counted.
+fn answer_counted(
+    d: &Dispatcher,
+    session: &mut Session,
+    parser: &mut Parser,
+    request: &[u8],
+    out: &mut Vec<u8>,
+    clock: &mut Option<Instant>,
+) -> usize {
+    let mut sent = 0;
+    let mut sink = |out: &mut Vec<u8>| {
+        black_box(out.as_slice());
+        metrics::bytes_out(Transport::Stdio, out.len());
+        sent += out.len();
+        out.clear();
+    };
+    let started = clock.take().unwrap_or_else(Instant::now);
+    let outcome = d.handle(session, parser, request, out);
+    let ended = Instant::now();
+    metrics::record_message(
+        Transport::Stdio,
+        outcome.method,
+        outcome.error_code,
+        outcome.rejected,
+        ended.saturating_duration_since(started),
+    );
+    *clock = Some(ended);
     match outcome.reply {
         Reply::Nothing => {}
         Reply::Complete | Reply::Subscription => out.push(b'\n'),
@@ -254,12 +306,191 @@ fn fault_hooks(c: &mut Criterion) {
     group.finish();
 }
 
+/// Times `iters` runs of `timed` while running `other` as often, alternating in chunks of 64,
+/// so both variants of a before/after pair see the same interference from the rest of a busy
+/// machine; only `timed` is measured.
+fn interleaved(iters: u64, mut timed: impl FnMut(), mut other: impl FnMut()) -> Duration {
+    const CHUNK: u64 = 64;
+    let mut total = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        let n = CHUNK.min(iters - done);
+        for _ in 0..n {
+            other();
+        }
+        let started = Instant::now();
+        for _ in 0..n {
+            timed();
+        }
+        total += started.elapsed();
+        done += n;
+    }
+    total
+}
+
+/// The dispatch hot path with and without counting, side by side, and the counting alone
+/// (on one thread, and on two threads at once).
+fn metrics_overhead(c: &mut Criterion) {
+    // Before/after, interleaved: `plain` is `dispatch_tools_call/1KiB`, `counted` adds what
+    // the stdio transport records.
+    let mut group = c.benchmark_group("metrics_overhead_1KiB");
+    let d = dispatcher(1000, 1024);
+    let mut session = Session::default();
+    let mut parser = Parser::default();
+    let mut out = Vec::with_capacity(CHUNK_BYTES * 2);
+    let mut session2 = Session::default();
+    let mut parser2 = Parser::default();
+    let mut out2 = Vec::with_capacity(CHUNK_BYTES * 2);
+    let (mut clock, mut clock2) = (None, None);
+    let bytes = answer(&d, &mut session, &mut parser, TOOLS_CALL, &mut out);
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.bench_function("plain", |b| {
+        b.iter_custom(|iters| {
+            interleaved(
+                iters,
+                || {
+                    black_box(answer(
+                        &d,
+                        &mut session,
+                        &mut parser,
+                        black_box(TOOLS_CALL),
+                        &mut out,
+                    ));
+                },
+                || {
+                    black_box(answer_counted(
+                        &d,
+                        &mut session2,
+                        &mut parser2,
+                        black_box(TOOLS_CALL),
+                        &mut out2,
+                        &mut clock2,
+                    ));
+                },
+            )
+        })
+    });
+    group.bench_function("counted", |b| {
+        b.iter_custom(|iters| {
+            interleaved(
+                iters,
+                || {
+                    black_box(answer_counted(
+                        &d,
+                        &mut session,
+                        &mut parser,
+                        black_box(TOOLS_CALL),
+                        &mut out,
+                        &mut clock,
+                    ));
+                },
+                || {
+                    black_box(answer(
+                        &d,
+                        &mut session2,
+                        &mut parser2,
+                        black_box(TOOLS_CALL),
+                        &mut out2,
+                    ));
+                },
+            )
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("dispatch_tools_call_metrics");
+    for (size, label) in [(1024u64, "1KiB"), (100 * 1024, "100KiB")] {
+        let d = dispatcher(1000, size);
+        let mut session = Session::default();
+        let mut parser = Parser::default();
+        let mut out = Vec::with_capacity(CHUNK_BYTES * 2);
+        let mut clock = None;
+        let bytes = answer_counted(
+            &d,
+            &mut session,
+            &mut parser,
+            TOOLS_CALL,
+            &mut out,
+            &mut clock,
+        );
+        group.throughput(Throughput::Bytes(bytes as u64));
+        group.bench_function(BenchmarkId::from_parameter(label), |b| {
+            b.iter(|| {
+                answer_counted(
+                    &d,
+                    &mut session,
+                    &mut parser,
+                    black_box(TOOLS_CALL),
+                    &mut out,
+                    &mut clock,
+                )
+            })
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("metrics");
+    group.bench_function("record", |b| {
+        let mut last = Instant::now();
+        b.iter(|| {
+            // One clock read per message, as stdio does for pipelined lines.
+            let now = Instant::now();
+            metrics::record_message(
+                Transport::Stdio,
+                black_box(Some(Method::ToolsCall)),
+                None,
+                false,
+                now.saturating_duration_since(last),
+            );
+            last = now;
+            metrics::bytes_out(Transport::Stdio, black_box(1200));
+        })
+    });
+    group.bench_function("record_without_clock", |b| {
+        b.iter(|| {
+            metrics::record_message(
+                Transport::Stdio,
+                black_box(Some(Method::ToolsCall)),
+                None,
+                false,
+                black_box(Duration::from_nanos(900)),
+            );
+            metrics::bytes_out(Transport::Stdio, black_box(1200));
+        })
+    });
+    group.bench_function("record_2_threads", |b| {
+        b.iter_custom(|iters| {
+            let started = Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(move || {
+                        for _ in 0..iters {
+                            metrics::record_message(
+                                Transport::Http,
+                                black_box(Some(Method::ToolsCall)),
+                                None,
+                                false,
+                                black_box(Duration::from_nanos(900)),
+                            );
+                            metrics::bytes_out(Transport::Http, black_box(1200));
+                        }
+                    });
+                }
+            });
+            started.elapsed()
+        })
+    });
+    group.bench_function("render", |b| b.iter(|| black_box(metrics::render().len())));
+    group.finish();
+}
+
 criterion_group!(
     benches,
     catalog_listing,
     payload_writing,
     request_parsing,
     full_dispatch,
-    fault_hooks
+    fault_hooks,
+    metrics_overhead
 );
 criterion_main!(benches);

@@ -4,9 +4,10 @@
 //! spelling of a URL (`//health`, `/HEALTH`, `/health/../sse`) reaches anything else without
 //! the token. The token is compared in constant time and never logged.
 
-/// Paths served without a token: liveness, readiness and version probes.
-pub fn is_exempt_path(path: &str) -> bool {
-    matches!(path, "/health" | "/version" | "/ready")
+/// Paths served without a token: liveness, readiness and version probes, and `/metrics` when
+/// `metrics_public` (`-metrics-public`) says so.
+pub fn is_exempt_path(path: &str, metrics_public: bool) -> bool {
+    matches!(path, "/health" | "/version" | "/ready") || (metrics_public && path == "/metrics")
 }
 
 /// What the front door does with a request, decided from its path and `Authorization`
@@ -23,8 +24,13 @@ pub enum Gate {
 
 /// The access decision for one request. Only [`is_exempt_path`] paths pass without the
 /// token, whatever else the request carries.
-pub fn gate(path: &str, authorization: Option<&[u8]>, token: Option<&[u8]>) -> Gate {
-    if is_exempt_path(path) {
+pub fn gate(
+    path: &str,
+    authorization: Option<&[u8]>,
+    token: Option<&[u8]>,
+    metrics_public: bool,
+) -> Gate {
+    if is_exempt_path(path, metrics_public) {
         return Gate::Probe;
     }
     match token {
@@ -116,9 +122,18 @@ mod tests {
     #[test]
     fn only_exact_probe_paths_are_exempt() {
         for p in ["/health", "/version", "/ready"] {
-            assert!(is_exempt_path(p));
+            assert!(is_exempt_path(p, false));
+            assert!(is_exempt_path(p, true));
         }
+        assert!(!is_exempt_path("/metrics", false));
+        assert!(is_exempt_path("/metrics", true));
         for p in [
+            "/metrics/",
+            "//metrics",
+            "/METRICS",
+            "/metrics/../sse",
+            "/metrics?x",
+            "/metric",
             "/health/",
             "//health",
             "/HEALTH",
@@ -131,7 +146,8 @@ mod tests {
             "",
             "health",
         ] {
-            assert!(!is_exempt_path(p), "{p}");
+            assert!(!is_exempt_path(p, false), "{p}");
+            assert!(!is_exempt_path(p, true), "{p}");
         }
     }
 
@@ -182,19 +198,32 @@ mod tests {
     #[test]
     fn the_gate_opens_only_probes_without_the_token() {
         let token = Some(TOKEN);
-        assert_eq!(gate("/health", None, token), Gate::Probe);
-        assert_eq!(gate("/mcp", None, None), Gate::Authorized);
+        assert_eq!(gate("/health", None, token, false), Gate::Probe);
+        assert_eq!(gate("/mcp", None, None, false), Gate::Authorized);
         assert_eq!(
-            gate("/mcp", Some(b"Bearer secret123"), token),
+            gate("/mcp", Some(b"Bearer secret123"), token, false),
             Gate::Authorized
         );
         assert_eq!(
-            gate("//health", None, token),
+            gate("//health", None, token, false),
             Gate::Refused(AuthFailure::MissingHeader)
         );
         assert_eq!(
-            gate("/sse", Some(b"Bearer nope"), token),
+            gate("/sse", Some(b"Bearer nope"), token, true),
             Gate::Refused(AuthFailure::WrongToken)
+        );
+        assert_eq!(
+            gate("/metrics", None, token, false),
+            Gate::Refused(AuthFailure::MissingHeader)
+        );
+        assert_eq!(
+            gate("/metrics", Some(b"Bearer secret123"), token, false),
+            Gate::Authorized
+        );
+        assert_eq!(gate("/metrics", None, token, true), Gate::Probe);
+        assert_eq!(
+            gate("/mcp", None, token, true),
+            Gate::Refused(AuthFailure::MissingHeader)
         );
     }
 

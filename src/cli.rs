@@ -171,6 +171,12 @@ const FLAGS: &[Flag] = &[
         "Most open SSE streams (legacy /sse and Streamable HTTP GET) across all instances; more get 503",
     ),
     flag(
+        "metrics-public",
+        Bool,
+        "false",
+        "Serve /metrics without the bearer token, like /health",
+    ),
+    flag(
         "page-size",
         Int,
         "0",
@@ -394,6 +400,8 @@ pub struct Config {
     pub faults: crate::faults::FaultConfig,
     /// `-admin`: serve `/admin/config`.
     pub admin: bool,
+    /// `-metrics-public`: `/metrics` needs no token.
+    pub metrics_public: bool,
 }
 
 /// What the command line asks for.
@@ -952,6 +960,16 @@ where
             n => usize::try_from(n).unwrap_or(usize::MAX).min(1 << 20),
         },
         drain_delay: duration("drain-delay")?,
+        metrics_public: match parse_bool(&text("metrics-public")) {
+            Some(b) => b,
+            None => {
+                return Err(invalid(
+                    "metrics-public",
+                    &text("metrics-public"),
+                    "must be true or false",
+                ));
+            }
+        },
         conformance_fixtures: match text("profile").to_ascii_lowercase().as_str() {
             "default" => false,
             "conformance" => true,

@@ -700,6 +700,10 @@ impl Faults {
         }
         if let Some(k) = fault {
             self.injected[k.slot()].fetch_add(1, Ordering::Relaxed);
+            crate::metrics::fault_injected(k.into());
+        }
+        if !delay.is_zero() {
+            crate::metrics::fault_injected(crate::metrics::FaultKind::Latency);
         }
         let progress = (tool_call && !delay.is_zero())
             .then(|| {

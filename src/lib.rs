@@ -12,6 +12,7 @@
 //! - [`auth`]: bearer tokens and the exempt probe paths.
 //! - [`faults`]: latency and fault injection (`-latency`, `-error-rate`, …), off by default.
 //! - [`admin`]: `/admin/config`, runtime changes of faults and counts (`-admin`).
+//! - [`metrics`]: process-wide counters and their Prometheus exposition.
 //! - [`transport`]: stdio, legacy SSE and Streamable HTTP; shared HTTP plumbing.
 //! - [`shutdown`]: SIGINT and SIGTERM handling.
 //! - [`probe`]: the `-healthcheck` self-probe.
@@ -29,6 +30,7 @@ pub mod fixtures;
 pub mod json;
 pub mod jsonrpc;
 pub mod mcp;
+pub mod metrics;
 pub mod payload;
 pub mod probe;
 pub mod roundtrip;

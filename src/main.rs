@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use benchmark_server::cli::{self, Command, Config, SessionMode, Transport};
 use benchmark_server::dispatch::Dispatcher;
-use benchmark_server::probe;
 use benchmark_server::transport::{self, stdio};
+use benchmark_server::{metrics, probe};
 
 fn main() -> ExitCode {
     let command = match cli::parse(std::env::args_os().skip(1), |k| std::env::var(k).ok()) {
@@ -123,6 +123,7 @@ fn log_configuration(c: &Config) {
 }
 
 fn run(config: &Config) -> Result<(), String> {
+    metrics::set_served_transport(config.transport);
     match config.transport {
         Transport::Stdio => {
             let instance = config
@@ -138,6 +139,9 @@ fn run(config: &Config) -> Result<(), String> {
                             config.faults.clone(),
                         ))
                     }));
+            // The counters go to stderr at exit (when info is logged) and on SIGUSR1.
+            let summary_at_exit = config.log_level >= log::LevelFilter::Info;
+            stdio_summary_signals(summary_at_exit);
             log::info!("serving via stdio transport");
             // The transport buffers its own output; write to a duplicate of fd 1 rather than
             // through std's line-buffered stdout, which scans every chunk for newlines.
@@ -160,6 +164,9 @@ fn run(config: &Config) -> Result<(), String> {
                     config.max_request_bytes,
                 ),
             };
+            if summary_at_exit {
+                metrics::write_summary("at exit");
+            }
             result.map_err(|e| format!("stdio: {e}"))
         }
         Transport::Sse | Transport::Http => {
@@ -178,4 +185,63 @@ fn run(config: &Config) -> Result<(), String> {
             runtime.block_on(transport::serve(config.clone()))
         }
     }
+}
+
+/// Over stdio (served on the main thread, without a runtime), a thread of its own waits for
+/// signals: SIGUSR1 prints the counters, SIGINT and SIGTERM print them (if `at_exit`) and end
+/// the process with status 0. The handlers are in place when this returns.
+fn stdio_summary_signals(at_exit: bool) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(r) => r,
+            Err(e) => {
+                log::warn!("cannot wait for signals: {e}");
+                return;
+            }
+        };
+        let signals = {
+            let _context = runtime.enter();
+            (
+                signal(SignalKind::user_defined1()),
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            )
+        };
+        let (Ok(mut usr1), Ok(mut int), Ok(mut term)) = signals else {
+            log::warn!("cannot install signal handlers");
+            return;
+        };
+        let waiter = move || {
+            runtime.block_on(async move {
+                loop {
+                    let reason = tokio::select! {
+                        _ = usr1.recv() => {
+                            metrics::write_summary("on SIGUSR1");
+                            continue;
+                        }
+                        _ = int.recv() => "on SIGINT",
+                        _ = term.recv() => "on SIGTERM",
+                    };
+                    log::info!("received shutdown signal, exiting");
+                    if at_exit {
+                        metrics::write_summary(reason);
+                    }
+                    std::process::exit(0);
+                }
+            })
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(waiter)
+        {
+            log::warn!("cannot wait for signals: {e}");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = at_exit;
 }

@@ -21,9 +21,10 @@ use sha2::Sha256;
 use tokio::sync::mpsc;
 
 use crate::auth::constant_time_eq;
-use crate::cli::SessionMode;
+use crate::cli::{SessionMode, Transport};
 use crate::dispatch::Session;
 use crate::mcp::ProtocolVersion;
+use crate::metrics;
 
 /// Most ids remembered as revoked in signed mode.
 const MAX_REVOKED: usize = 100_000;
@@ -146,10 +147,17 @@ impl SessionStore {
                         log::debug!(
                             "session limit reached: evicting the least recently used session"
                         );
-                        table.remove(&oldest);
+                        if table.remove(&oldest).is_some() {
+                            metrics::sessions_changed(Transport::Http, -1);
+                        }
                     }
                 }
-                table.insert(id.clone(), Arc::new(SessionEntry::new(state, now)));
+                if table
+                    .insert(id.clone(), Arc::new(SessionEntry::new(state, now)))
+                    .is_none()
+                {
+                    metrics::sessions_changed(Transport::Http, 1);
+                }
                 id
             }
         }
@@ -186,7 +194,13 @@ impl SessionStore {
                 }
                 true
             }
-            SessionMode::Memory | SessionMode::Stateless => self.table().remove(id).is_some(),
+            SessionMode::Memory | SessionMode::Stateless => {
+                let removed = self.table().remove(id).is_some();
+                if removed {
+                    metrics::sessions_changed(Transport::Http, -1);
+                }
+                removed
+            }
         }
     }
 
@@ -197,12 +211,16 @@ impl SessionStore {
         let mut table = self.table();
         let before = table.len();
         table.retain(|_, e| now.saturating_sub(e.last_used.load(Ordering::Relaxed)) <= limit);
-        before - table.len()
+        let dropped = before - table.len();
+        metrics::sessions_changed(Transport::Http, -(dropped as i64));
+        dropped
     }
 
     /// Drops every session (at shutdown), which also ends their GET streams.
     pub fn clear(&self) {
-        self.table().clear();
+        let mut table = self.table();
+        metrics::sessions_changed(Transport::Http, -(table.len() as i64));
+        table.clear();
     }
 
     /// How often `sweep` should run.

@@ -625,12 +625,21 @@ fn check_config(c: &Config, args: &[OsString]) {
 /// The only paths served without the token.
 const PROBE_PATHS: [&str; 3] = ["/health", "/version", "/ready"];
 
+/// Served without the token only under `-metrics-public`.
+const METRICS_PATH: &str = "/metrics";
+
+/// Whether `path` is served without the token.
+fn is_probe(path: &str, metrics_public: bool) -> bool {
+    PROBE_PATHS.contains(&path) || (metrics_public && path == METRICS_PATH)
+}
+
 /// The token the URI half of the `gate` target configures when the input names none.
 const DEFAULT_TOKEN: &[u8] = b"fuzz-token";
 
 /// `gate`: the input is `path \n authorization \n token` (a missing line is a missing
-/// header or token), tried with and without the header and the token: `Probe` exactly for
-/// the three probe paths; without a token everything else is `Authorized`; with one,
+/// header or token), tried with and without the header and the token, and with and without
+/// `-metrics-public`: `Probe` exactly for the three probe paths, plus `/metrics` under
+/// `-metrics-public`; without a token everything else is `Authorized`; with one,
 /// `Authorized` only for `Bearer` (any case), spaces and exactly the token, after trailing
 /// spaces and tabs. Then the whole input and its first line as request targets
 /// (`hyper::Uri`): their path, with a token and no header, is never `Authorized`, and is a
@@ -641,43 +650,50 @@ pub fn check_gate(data: &[u8]) {
     let header = lines.next();
     let token = lines.next();
     let path = String::from_utf8_lossy(first);
-    for h in [header, None] {
-        for t in [token, None] {
-            check_gate_once(&path, h, t);
+    for metrics_public in [false, true] {
+        for h in [header, None] {
+            for t in [token, None] {
+                check_gate_once(&path, h, t, metrics_public);
+            }
         }
-    }
-    for target in [data, first] {
-        let Ok(uri) = hyper::Uri::try_from(target) else {
-            continue;
-        };
-        let path = uri.path();
-        let token = token.unwrap_or(DEFAULT_TOKEN);
-        let gate = auth::gate(path, None, Some(token));
-        assert_ne!(
-            gate,
-            Gate::Authorized,
-            "target {uri} (path {path:?}) authorized without a header"
-        );
-        assert_eq!(
-            gate == Gate::Probe,
-            PROBE_PATHS.contains(&path),
-            "target {uri} (path {path:?}) gives {gate:?}"
-        );
-        check_gate_once(path, header, Some(token));
+        for target in [data, first] {
+            let Ok(uri) = hyper::Uri::try_from(target) else {
+                continue;
+            };
+            let path = uri.path();
+            let token = token.unwrap_or(DEFAULT_TOKEN);
+            let gate = auth::gate(path, None, Some(token), metrics_public);
+            assert_ne!(
+                gate,
+                Gate::Authorized,
+                "target {uri} (path {path:?}) authorized without a header"
+            );
+            assert_eq!(
+                gate == Gate::Probe,
+                is_probe(path, metrics_public),
+                "target {uri} (path {path:?}, metrics public: {metrics_public}) gives {gate:?}"
+            );
+            check_gate_once(path, header, Some(token), metrics_public);
+        }
     }
 }
 
-fn check_gate_once(path: &str, header: Option<&[u8]>, token: Option<&[u8]>) {
-    let gate = auth::gate(path, header, token);
+fn check_gate_once(path: &str, header: Option<&[u8]>, token: Option<&[u8]>, metrics_public: bool) {
+    let gate = auth::gate(path, header, token, metrics_public);
     let show = || {
         format!(
-            "path {path:?}, header {:?}, token {:?} gives {gate:?}",
+            "path {path:?}, header {:?}, token {:?}, metrics public: {metrics_public} gives {gate:?}",
             header.map(String::from_utf8_lossy),
             token.map(String::from_utf8_lossy)
         )
     };
-    let probe = PROBE_PATHS.contains(&path);
-    assert_eq!(auth::is_exempt_path(path), probe, "{}", show());
+    let probe = is_probe(path, metrics_public);
+    assert_eq!(
+        auth::is_exempt_path(path, metrics_public),
+        probe,
+        "{}",
+        show()
+    );
     if probe {
         assert_eq!(gate, Gate::Probe, "{}", show());
         return;

@@ -8,6 +8,8 @@
 //! `-profile=conformance`, a fixture that asks the client for input replies with an SSE stream
 //! carrying its requests ([`crate::roundtrip`]); the client's answers are POSTs on the session.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -19,13 +21,14 @@ use super::{
     json_response, method_not_allowed, read_body, sse_headers, text_response, with_parser,
 };
 use crate::catalog::base64_decode;
-use crate::cli::{ResponseMode, SessionMode};
+use crate::cli::{ResponseMode, SessionMode, Transport};
 use std::sync::Arc;
 
 use crate::dispatch::{Dispatcher, EraHint, Reply, Session};
 use crate::faults::Plan;
 use crate::json::{member_span, write_string};
 use crate::mcp::{MODERN_VERSION, Method as McpMethod, ProtocolVersion, error_code, meta};
+use crate::metrics;
 use crate::session::Found;
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -228,6 +231,7 @@ fn legacy_post(
         protocol: header_version.or(Some(ProtocolVersion::DEFAULT_ASSUMED)),
         ..Session::default()
     };
+    let started = Instant::now();
     let outcome = with_parser(|parser| {
         crate::faults::dispatch(
             call.plan,
@@ -245,6 +249,7 @@ fn legacy_post(
             },
         )
     });
+    metrics::record(Transport::Http, &outcome, started);
     let new_session = (initialize
         && mode != SessionMode::Stateless
         && outcome.method == Some(McpMethod::Initialize)
@@ -297,6 +302,7 @@ fn modern_post(
     body: &Bytes,
     call: Call,
 ) -> HttpResponse {
+    let started = Instant::now();
     let sse = call.sse;
     let checked = check_mirrored_headers(headers, body_version.as_deref(), body).and_then(|()| {
         match call.dispatcher.catalog().has_fixtures() {
@@ -306,6 +312,14 @@ fn modern_post(
     });
     if let Err(message) = checked {
         log::debug!("header mismatch: {message}");
+        let method = string_member(body, &["method"]).map(|m| McpMethod::parse(&m));
+        metrics::record_message(
+            Transport::Http,
+            method,
+            Some(error_code::HEADER_MISMATCH),
+            true,
+            started.elapsed(),
+        );
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
         out.extend_from_slice(raw_id(body).unwrap_or(b"null"));
@@ -335,6 +349,7 @@ fn modern_post(
             },
         )
     });
+    metrics::record(Transport::Http, &outcome, started);
     reply_response(inst, call, outcome, out)
 }
 

@@ -128,7 +128,33 @@ impl Body for ResponseBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        match self.get_mut() {
+        let polled = self.get_mut().poll_data(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            crate::metrics::bytes_out(crate::metrics::served_transport(), data.len());
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, ResponseBody::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ResponseBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            _ => SizeHint::default(),
+        }
+    }
+}
+
+impl ResponseBody {
+    fn poll_data(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self {
             ResponseBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::Streaming(s) => {
                 if let Some(first) = s.first.take() {
@@ -145,17 +171,6 @@ impl Body for ResponseBody {
                 Poll::Ready(Some(Ok(Frame::data(Bytes::from(chunk)))))
             }
             ResponseBody::Events(e) => e.poll_event(cx),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        matches!(self, ResponseBody::Full(None))
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            ResponseBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            _ => SizeHint::default(),
         }
     }
 }
@@ -211,6 +226,7 @@ impl EventStream {
         let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut shutdown = shared.shutdown.clone();
+        crate::metrics::streams_changed(1);
         Self {
             rx,
             keepalive,
@@ -258,6 +274,7 @@ impl EventStream {
 
 impl Drop for EventStream {
     fn drop(&mut self) {
+        crate::metrics::streams_changed(-1);
         if let Some(f) = self.on_close.take() {
             f();
         }
@@ -529,6 +546,7 @@ fn probe(inst: &Instance, method: &Method, path: &str) -> HttpResponse {
                 serde_json::Value::from(inst.dispatcher.load().instance_id().unwrap_or_default())
             ),
         ),
+        "/metrics" => metrics_response(),
         "/ready" => {
             if shared.shutting_down.load(Ordering::Relaxed) {
                 json_response(
@@ -541,6 +559,16 @@ fn probe(inst: &Instance, method: &Method, path: &str) -> HttpResponse {
         }
         _ => json_response(StatusCode::OK, version_body(inst)),
     }
+}
+
+/// `GET /metrics`: the Prometheus text exposition.
+fn metrics_response() -> HttpResponse {
+    let mut r = Response::new(ResponseBody::full(crate::metrics::render()));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+    );
+    r
 }
 
 fn version_body(inst: &Instance) -> String {
@@ -577,7 +605,12 @@ async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
         .headers()
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
-    match auth::gate(&path, authorization, inst.shared.auth_token.as_deref()) {
+    match auth::gate(
+        &path,
+        authorization,
+        inst.shared.auth_token.as_deref(),
+        inst.config.metrics_public,
+    ) {
         auth::Gate::Probe => return probe(&inst, req.method(), &path),
         auth::Gate::Refused(failure) => {
             log::debug!(
@@ -603,6 +636,9 @@ async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
     if req.method() == Method::OPTIONS {
         return preflight(req.headers());
     }
+    if path == "/metrics" {
+        return probe(&inst, req.method(), &path);
+    }
     let origin = req.headers().get(header::ORIGIN).cloned();
     if inst.config.admin && path == crate::admin::PATH {
         return crate::admin::route(&inst, req).await;
@@ -618,6 +654,7 @@ async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
 /// Binds every instance of the run, then serves them until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> Result<(), String> {
     let config = Arc::new(config);
+    crate::metrics::set_served_transport(config.transport);
     let (stop_tx, stop_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         started: Instant::now(),
@@ -855,6 +892,14 @@ fn log_banner(inst: &Instance, name: &str) {
         }
     }
     log::info!("[{name}]   Health check:     /health, readiness: /ready, version: /version");
+    log::info!(
+        "[{name}]   Metrics:          /metrics ({})",
+        if inst.config.metrics_public || inst.shared.auth_token.is_none() {
+            "no token needed"
+        } else {
+            "bearer token required"
+        }
+    );
     if !inst.public_base.is_empty() {
         log::info!("[{name}]   Public URL:       {}", inst.public_base);
     }
@@ -911,6 +956,7 @@ async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShut
                     )
                 });
                 let mut response = route(inst.clone(), req).await;
+                crate::metrics::http_response(inst.shared.transport, response.status().as_u16());
                 response
                     .headers_mut()
                     .insert("x-instance-id", inst.instance_header.clone());
@@ -952,6 +998,7 @@ fn refuse_connection(shared: &Shared, mut stream: tokio::net::TcpStream) {
         use tokio::io::AsyncWriteExt;
         const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\
 Retry-After: 1\r\nContent-Length: 29\r\nConnection: close\r\n\r\nToo many connections, retry.\n";
+        crate::metrics::http_response(crate::metrics::served_transport(), 503);
         let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY)).await;
     });
 }

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -22,8 +22,10 @@ use super::{
     EventStream, HttpResponse, Instance, ResponseBody, empty_response, json_response,
     method_not_allowed, read_body, sse_headers, text_response, with_parser,
 };
+use crate::cli::Transport;
 use crate::dispatch::{CHUNK_BYTES, Reply, Session};
 use crate::mcp::error_code;
+use crate::metrics;
 use crate::session::new_session_id;
 
 /// Chunks a stream may have queued before POSTs wait.
@@ -45,6 +47,13 @@ type Table = Arc<Mutex<HashMap<String, Arc<SseSession>>>>;
 pub struct SseSessions {
     max: usize,
     table: Table,
+}
+
+/// Removes session `id`, if it is still there, from the table and the live-session gauge.
+fn remove_counted(table: &Table, id: &str) {
+    if lock(table).remove(id).is_some() {
+        metrics::sessions_changed(Transport::Sse, -1);
+    }
 }
 
 fn lock(table: &Table) -> MutexGuard<'_, HashMap<String, Arc<SseSession>>> {
@@ -69,7 +78,9 @@ impl SseSessions {
 
     /// Ends every stream (their senders are dropped).
     pub fn clear(&self) {
-        lock(&self.table).clear();
+        let mut table = lock(&self.table);
+        metrics::sessions_changed(Transport::Sse, -(table.len() as i64));
+        table.clear();
     }
 
     fn get(&self, id: &str) -> Option<Arc<SseSession>> {
@@ -77,7 +88,7 @@ impl SseSessions {
     }
 
     fn remove(&self, id: &str) {
-        lock(&self.table).remove(id);
+        remove_counted(&self.table, id);
     }
 }
 
@@ -146,11 +157,12 @@ fn open(inst: &Instance) -> HttpResponse {
                 tx: tokio::sync::Mutex::new(tx),
             }),
         );
+        metrics::sessions_changed(Transport::Sse, 1);
     }
     log::debug!("SSE stream opened ({} open)", sessions.len());
     let table = sessions.table.clone();
     let on_close = Box::new(move || {
-        lock(&table).remove(&id);
+        remove_counted(&table, &id);
         log::debug!("SSE stream closed");
     });
     let stream = EventStream::new(&inst.shared, slot, rx, Some(on_close));
@@ -221,6 +233,7 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
     }
     let mut out = Vec::with_capacity(1024);
     out.extend_from_slice(SSE_EVENT_START);
+    let started = Instant::now();
     let outcome = with_parser(|parser| {
         crate::faults::dispatch(
             plan.as_ref(),
@@ -233,6 +246,7 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
             },
         )
     });
+    metrics::record(Transport::Sse, &outcome, started);
     let mut rest = match outcome.reply {
         Reply::Nothing => return empty_response(StatusCode::ACCEPTED),
         Reply::Complete | Reply::Subscription => None,

@@ -14,14 +14,16 @@
 //! them ([`crate::roundtrip`]).
 
 use std::io::{self, BufRead, Read, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use crate::cli::Transport;
 use crate::dispatch::{CHUNK_BYTES, Dispatcher, Reply, Session};
 use crate::faults::{FaultKind, SharedWriter, StdioDeferrer};
 use crate::jsonrpc::{Parser, write_error};
 use crate::mcp::error_code;
+use crate::metrics;
 use crate::roundtrip::{self, Call, Planned, Step};
 
 /// Serves `input` → `output` until end of input. A closed output (broken pipe) also ends the
@@ -71,11 +73,16 @@ fn serve_inner<R: Read, W: Write>(
         out: Vec::with_capacity(CHUNK_BYTES * 2),
         deferrer,
         calls: Vec::new(),
+        clock: None,
     };
     // A line that did not fit in the read buffer is gathered here.
     let mut partial: Vec<u8> = Vec::new();
     let mut oversized = false;
     loop {
+        if reader.buffer().is_empty() {
+            // A read may wait: the next message's time starts after it.
+            conn.clock = None;
+        }
         let buf = match reader.fill_buf() {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -134,6 +141,10 @@ struct Connection<'d> {
     /// Fixture calls waiting for the client's answer to a server request (only with
     /// `-profile=conformance`).
     calls: Vec<Waiting>,
+    /// When the previous message's dispatch ended, if nothing has waited since (no read, no
+    /// write): the next message's dispatch starts then, which saves a clock read per message
+    /// while lines are pipelined.
+    clock: Option<Instant>,
 }
 
 /// A fixture call whose server request was written to stdout, and when it times out.
@@ -191,6 +202,7 @@ impl Connection<'_> {
                 return Ok(());
             }
         }
+        let started = self.clock.take().unwrap_or_else(Instant::now);
         let outcome = crate::faults::dispatch(
             plan.as_ref(),
             line,
@@ -201,13 +213,23 @@ impl Connection<'_> {
                     .handle(&mut self.session, &mut self.parser, line, out)
             },
         );
+        let ended = Instant::now();
+        metrics::record_message(
+            Transport::Stdio,
+            outcome.method,
+            outcome.error_code,
+            outcome.rejected,
+            ended.saturating_duration_since(started),
+        );
+        self.clock = Some(ended);
         match outcome.reply {
             Reply::Nothing => {}
             Reply::Complete | Reply::Subscription => self.out.push(b'\n'),
             Reply::Partial(mut rest) => {
+                self.clock = None;
                 loop {
                     if self.out.len() >= CHUNK_BYTES && self.deferrer.is_none() {
-                        output.write_all(&self.out)?;
+                        write_counted(output, &self.out)?;
                         self.out.clear();
                     }
                     if rest.write_more(self.dispatcher.catalog(), &mut self.out, CHUNK_BYTES) {
@@ -221,8 +243,9 @@ impl Connection<'_> {
             self.poll_calls();
         }
         if self.out.len() >= CHUNK_BYTES {
-            output.write_all(&self.out)?;
+            write_counted(output, &self.out)?;
             self.out.clear();
+            self.clock = None;
         }
         Ok(())
     }
@@ -276,6 +299,13 @@ impl Connection<'_> {
 
     fn too_large(&mut self, max_line: usize) {
         log::debug!("rejected a stdio line longer than {max_line} bytes");
+        metrics::record_message(
+            Transport::Stdio,
+            None,
+            Some(error_code::INVALID_REQUEST),
+            false,
+            Duration::ZERO,
+        );
         let message = format!("Request too large: a message may be at most {max_line} bytes");
         write_error(
             &mut self.out,
@@ -288,10 +318,17 @@ impl Connection<'_> {
     }
 
     fn flush<W: Write>(&mut self, output: &mut W) -> io::Result<()> {
+        self.clock = None;
         if !self.out.is_empty() {
-            output.write_all(&self.out)?;
+            write_counted(output, &self.out)?;
             self.out.clear();
         }
         output.flush()
     }
+}
+
+fn write_counted<W: Write>(output: &mut W, bytes: &[u8]) -> io::Result<()> {
+    output.write_all(bytes)?;
+    metrics::bytes_out(Transport::Stdio, bytes.len());
+    Ok(())
 }
