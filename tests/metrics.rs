@@ -66,13 +66,25 @@ fn install_promtool() -> Result<PathBuf, String> {
     let _ = fs::remove_dir_all(&download);
     let _ = fs::remove_dir_all(root.join("pkg"));
     fs::create_dir_all(&download).map_err(|e| format!("{}: {e}", download.display()))?;
-    tooling::run_install(
-        Command::new("apt-get")
-            .args(["download", PROMETHEUS_DEB])
-            .current_dir(&download),
-        &format!("apt-get download {PROMETHEUS_DEB} (Debian bookworm apt sources are needed)"),
-        INSTALL_TIMEOUT,
-    )?;
+    let fetch = || {
+        tooling::run_install(
+            Command::new("apt-get")
+                .args(["download", PROMETHEUS_DEB])
+                .current_dir(&download),
+            &format!("apt-get download {PROMETHEUS_DEB} (Debian bookworm apt sources are needed)"),
+            INSTALL_TIMEOUT,
+        )
+    };
+    if let Err(first) = fetch() {
+        // A machine whose package lists were never fetched knows no packages yet.
+        eprintln!("{first}\nfetching the package lists (apt-get update) and trying again");
+        tooling::run_install(
+            Command::new("apt-get").args(["update", "-qq"]),
+            "apt-get update",
+            INSTALL_TIMEOUT,
+        )?;
+        fetch()?;
+    }
     let deb = fs::read_dir(&download)
         .map_err(|e| format!("{}: {e}", download.display()))?
         .filter_map(Result::ok)
@@ -720,4 +732,46 @@ fn quiet_stdio_prints_nothing_at_exit_but_answers_sigusr1() {
     let stderr = c.stderr();
     assert!(summary(&stderr, "on SIGUSR1").is_some(), "{stderr}");
     assert!(summary(&stderr, "at exit").is_none(), "{stderr}");
+}
+
+#[test]
+fn injected_faults_and_delays_are_counted_by_kind() {
+    let s = start(
+        "http",
+        &[
+            "-session-mode=stateless",
+            "-error-rate=tools/call=0.4:jsonrpc",
+            "-latency=tools/call=fixed:1ms",
+            "-seed=11",
+        ],
+    );
+    const CALLS: i64 = 200;
+    let mut conn = s.connect();
+    let mut failed = 0;
+    for id in 0..CALLS {
+        let call = rpc(
+            id,
+            "tools/call",
+            json!({"name": "benchmark_tool_1", "arguments": {}}),
+        );
+        let r = conn.send(&Request::mcp("/mcp", &call).protocol(LATEST));
+        assert_eq!(r.status(), 200, "{}", r.text());
+        let reply = r.message();
+        if reply["error"]["data"]["injected"] == json!(true) {
+            failed += 1;
+        } else {
+            assert!(reply["result"].is_object(), "{reply}");
+        }
+    }
+    // 0.4 of 200: far from both ends, so the faults really were drawn.
+    assert!((40..=120).contains(&failed), "{failed} of {CALLS} failed");
+    let e = scrape(&s);
+    let kind = |k: &str| {
+        e.get(&format!(
+            "benchmark_server_faults_injected_total{{kind=\"{k}\"}}"
+        ))
+    };
+    assert_eq!(kind("jsonrpc"), failed as f64);
+    assert_eq!(kind("latency"), CALLS as f64);
+    assert_eq!(kind("http503"), 0.0);
 }
