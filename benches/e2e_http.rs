@@ -28,6 +28,8 @@
 
 #[allow(dead_code)]
 mod common;
+#[path = "common/svg.rs"]
+mod svg;
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -569,11 +571,7 @@ impl Client {
             }
             Client::Sse {
                 events, post, call, ..
-            } => {
-                let (head, _, _) = post.exchange(call, 0).await;
-                assert_eq!(head.status, 202, "tools/call over SSE");
-                events.next().await
-            }
+            } => sse_post(post, events, call, "tools/call over SSE").await,
         }
     }
 
@@ -599,13 +597,25 @@ impl Client {
             }
             Client::Sse {
                 events, post, path, ..
-            } => {
-                let (head, _, _) = post.exchange(&http_request(addr, path, &[], body), 0).await;
-                assert_eq!(head.status, 202, "{body}");
-                events.next().await
-            }
+            } => sse_post(post, events, &http_request(addr, path, &[], body), body).await,
         }
     }
+}
+
+/// POSTs a message and reads its reply event, then the POST's `202`. The server answers the
+/// POST only once the whole reply is queued on the stream, so the stream is read first.
+async fn sse_post(
+    post: &mut Conn,
+    events: &mut Events,
+    request: &[u8],
+    what: &str,
+) -> (Vec<u8>, usize) {
+    post.send(request).await;
+    let event = events.next().await;
+    let head = post.read_head().await;
+    post.read_body(&head, &mut |_| {}).await;
+    assert_eq!(head.status, 202, "{what}");
+    event
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -894,85 +904,42 @@ fn load(bin: &Path, plan: Plan) -> String {
 // Memory with many concurrent sessions.
 
 fn memory(bin: &Path, plan: Plan) -> String {
-    const LISTS: [(&str, &str); 3] = [
-        ("tools/list", "tools"),
-        ("resources/list", "resources"),
-        ("prompts/list", "prompts"),
-    ];
     let catalog: &[&str] = if plan.quick {
         &["-tools=1000", "-resources=500", "-prompts=100"]
     } else {
         XLARGE
     };
+    let n = plan.memory_sessions;
+    // (transport, client kind, flag, lists in flight at once)
     let cases = [
-        ("Streamable HTTP", Target::Sessions, "-transport=http"),
-        ("legacy SSE", Target::Sse, "-transport=sse"),
+        ("Streamable HTTP", Target::Sessions, "-transport=http", n),
+        ("Streamable HTTP", Target::Sessions, "-transport=http", 1),
+        ("legacy SSE", Target::Sse, "-transport=sse", n),
+        ("legacy SSE", Target::Sse, "-transport=sse", 1),
     ];
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "\n### Peak RSS with {} concurrent sessions, each listing every tool, resource and prompt ({} runs)\n",
-        plan.memory_sessions, plan.memory_runs
+        "\n### Peak RSS with {n} concurrent sessions, each receiving full tools/list, resources/list and prompts/list ({} runs)\n",
+        plan.memory_runs
     );
-    t.push_str("| Transport | Server flags | peak RSS after initialize | peak RSS after the lists | time for all lists | bytes received |\n");
-    t.push_str("| --- | --- | ---: | ---: | ---: | ---: |\n");
-    for (name, target, transport) in cases {
+    t.push_str("| Transport | Server flags | lists in flight at once | peak RSS after initialize | peak RSS after the lists | time for all lists | bytes received |\n");
+    t.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
+    for (name, target, transport, parallel) in cases {
         let mut flags = vec![transport];
         flags.extend_from_slice(catalog);
         let (mut before, mut after, mut secs, mut bytes) = (vec![], vec![], vec![], 0usize);
         for _ in 0..plan.memory_runs {
             let server = HttpServer::start(bin, &flags);
-            let addr = server.addr;
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            let local = tokio::task::LocalSet::new();
-            let sessions = plan.memory_sessions;
-            let (rss0, elapsed, total) = local.block_on(&rt, async {
-                let mut clients = Vec::new();
-                for _ in 0..sessions {
-                    clients.push(Client::connect(target, addr, CALL_BODY).await);
-                }
-                let rss0 = server.peak_rss_mib();
-                let t = Instant::now();
-                let mut tasks = Vec::new();
-                for mut c in clients {
-                    tasks.push(tokio::task::spawn_local(async move {
-                        let mut total = 0;
-                        for (i, (method, key)) in LISTS.iter().enumerate() {
-                            let (head, len) = c
-                                .request(addr, &list_request(i as u64 + 1, method), EVENT_HEAD)
-                                .await;
-                            let text = String::from_utf8_lossy(&head);
-                            assert!(
-                                text.contains("\"result\"") && text.contains(key),
-                                "{method}: {text}"
-                            );
-                            total += len;
-                        }
-                        (c, total)
-                    }));
-                }
-                let mut total = 0;
-                let mut keep = Vec::new();
-                for task in tasks {
-                    let (c, n) = task.await.expect("list task");
-                    total += n;
-                    keep.push(c);
-                }
-                (rss0, t.elapsed(), total)
-            });
+            let (rss0, elapsed, total) = list_everything(&server, target, n, parallel);
             before.push(rss0);
             after.push(server.peak_rss_mib());
             secs.push(ms(elapsed));
             bytes = total;
             eprintln!(
-                "  {name:<16} {} sessions: peak RSS {:.1} MiB after the lists ({:.0} ms, {} bytes)",
-                sessions,
+                "  {name:<16} {n} sessions, {parallel} at once: peak RSS {:.1} MiB after the lists ({:.0} ms, {total} bytes)",
                 after.last().copied().unwrap_or(0.0),
                 ms(elapsed),
-                total
             );
         }
         let b = summarize(&before);
@@ -980,7 +947,7 @@ fn memory(bin: &Path, plan: Plan) -> String {
         let s = summarize(&secs);
         let _ = writeln!(
             t,
-            "| {name} | `{}` | {} MiB | {} MiB ({}–{}) | {} ms | {} |",
+            "| {name} | `{}` | {parallel} | {} MiB | {} MiB ({}–{}) | {} ms | {} |",
             flags.join(" "),
             fmt_value(b.median),
             fmt_value(a.median),
@@ -991,6 +958,65 @@ fn memory(bin: &Path, plan: Plan) -> String {
         );
     }
     t
+}
+
+/// Opens `sessions` sessions, then has each receive the three full lists, `parallel` sessions
+/// at a time; returns the peak RSS before the lists, the time they took and the bytes read.
+fn list_everything(
+    server: &HttpServer,
+    target: Target,
+    sessions: usize,
+    parallel: usize,
+) -> (f64, Duration, usize) {
+    const LISTS: [(&str, &str); 3] = [
+        ("tools/list", "tools"),
+        ("resources/list", "resources"),
+        ("prompts/list", "prompts"),
+    ];
+    let addr = server.addr;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async {
+        let mut clients = Vec::new();
+        for _ in 0..sessions {
+            clients.push(Client::connect(target, addr, CALL_BODY).await);
+        }
+        let rss0 = server.peak_rss_mib();
+        let t = Instant::now();
+        let mut total = 0;
+        let mut kept = Vec::new();
+        while !clients.is_empty() {
+            let batch: Vec<Client> = clients.drain(..parallel.min(clients.len())).collect();
+            let mut tasks = Vec::new();
+            for mut c in batch {
+                tasks.push(tokio::task::spawn_local(async move {
+                    let mut total = 0;
+                    for (i, (method, key)) in LISTS.iter().enumerate() {
+                        let (head, len) = c
+                            .request(addr, &list_request(i as u64 + 1, method), EVENT_HEAD)
+                            .await;
+                        let text = String::from_utf8_lossy(&head);
+                        assert!(
+                            text.contains("\"result\"") && text.contains(key),
+                            "{method}: {text}"
+                        );
+                        total += len;
+                    }
+                    (c, total)
+                }));
+            }
+            for task in tasks {
+                let (c, n) = task.await.expect("list task");
+                total += n;
+                // Sessions stay open until the end.
+                kept.push(c);
+            }
+        }
+        (rss0, t.elapsed(), total)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1010,7 +1036,7 @@ fn scaling(bin: &Path, plan: Plan) -> String {
     );
     t.push_str("| tools | bytes | stdio | stdio MB/s | Streamable HTTP | HTTP MB/s | runs |\n");
     t.push_str("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-    let mut catalog_rows = Vec::new();
+    let mut catalog_rows: Vec<CatalogRow> = Vec::new();
     for &n in &sizes {
         let runs = if plan.quick {
             1
@@ -1094,7 +1120,7 @@ fn scaling(bin: &Path, plan: Plan) -> String {
     );
     t.push_str("| payload | reply bytes | stdio p50 | stdio calls/s | stdio MB/s | HTTP p50 | HTTP calls/s | HTTP MB/s | HTTP server CPU/call |\n");
     t.push_str("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-    let mut payload_rows = Vec::new();
+    let mut payload_rows: Vec<PayloadRow> = Vec::new();
     for &size in &payloads {
         let tool_size = format!("-tool-size={size}");
         let flags = [
@@ -1198,7 +1224,71 @@ fn scaling(bin: &Path, plan: Plan) -> String {
         let _ = writeln!(t, "{a},{b},{c:.2},{d:.0},{e:.2},{f:.0},{g:.2}");
     }
     t.push_str("```\n");
+    write_plots(&catalog_rows, &payload_rows, &mut t);
     t
+}
+
+type CatalogRow = (u64, usize, f64, f64);
+type PayloadRow = (u64, usize, f64, f64, f64, f64, f64);
+
+/// Draws the scaling tables as SVG plots into `E2E_PLOT_DIR` (default: Cargo's temporary
+/// directory for benches) and names the files in the report.
+fn write_plots(catalog: &[CatalogRow], payload: &[PayloadRow], report: &mut String) {
+    let dir = std::env::var_os("E2E_PLOT_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e_http"));
+    std::fs::create_dir_all(&dir).expect("create the plot directory");
+    let series = |name, color, points: Vec<(f64, f64)>| svg::Series {
+        name,
+        color,
+        points,
+    };
+    let catalog_svg = svg::plot(
+        "Full tools/list: time by catalog size",
+        "tools in the catalog",
+        "",
+        "request → last byte",
+        " ms",
+        &[
+            series(
+                "stdio",
+                "#1f77b4",
+                catalog.iter().map(|r| (r.0 as f64, r.2)).collect(),
+            ),
+            series(
+                "Streamable HTTP",
+                "#d62728",
+                catalog.iter().map(|r| (r.0 as f64, r.3)).collect(),
+            ),
+        ],
+    );
+    let payload_svg = svg::plot(
+        "tools/call: sequential round trip (p50) by payload size",
+        "payload (-tool-size)",
+        "B",
+        "round trip",
+        " µs",
+        &[
+            series(
+                "stdio",
+                "#1f77b4",
+                payload.iter().map(|r| (r.0 as f64, r.2)).collect(),
+            ),
+            series(
+                "Streamable HTTP",
+                "#d62728",
+                payload.iter().map(|r| (r.0 as f64, r.4)).collect(),
+            ),
+        ],
+    );
+    for (name, svg) in [
+        ("scaling-catalog.svg", catalog_svg),
+        ("scaling-payload.svg", payload_svg),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, svg).expect("write the plot");
+        let _ = writeln!(report, "\nPlot: {}", path.display());
+    }
 }
 
 /// Runs `f` with one connected client on a fresh current-thread runtime.
