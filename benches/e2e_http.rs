@@ -575,6 +575,15 @@ impl Client {
         }
     }
 
+    /// Replaces the request connection with a new one (the session stays): the server closes
+    /// keep-alive connections that stay idle longer than `-header-timeout`.
+    async fn reconnect(&mut self, addr: SocketAddr) {
+        match self {
+            Client::Http { conn, .. } => *conn = Conn::connect(addr).await,
+            Client::Sse { post, .. } => *post = Conn::connect(addr).await,
+        }
+    }
+
     /// Sends another request body through the client's session and reads the reply: its first
     /// `keep` bytes and its length.
     async fn request(&mut self, addr: SocketAddr, body: &str, keep: usize) -> (Vec<u8>, usize) {
@@ -992,6 +1001,9 @@ fn list_everything(
             let batch: Vec<Client> = clients.drain(..parallel.min(clients.len())).collect();
             let mut tasks = Vec::new();
             for mut c in batch {
+                if parallel < sessions {
+                    c.reconnect(addr).await;
+                }
                 tasks.push(tokio::task::spawn_local(async move {
                     let mut total = 0;
                     for (i, (method, key)) in LISTS.iter().enumerate() {
