@@ -409,6 +409,10 @@ impl Events {
     async fn next(&mut self) -> (Vec<u8>, usize) {
         loop {
             if let Some(e) = self.ready.pop_front() {
+                // `: keep-alive` comments are not events.
+                if e.0.starts_with(b":") {
+                    continue;
+                }
                 return e;
             }
             let (head, ready, event_len, last) = (
