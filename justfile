@@ -50,6 +50,11 @@ bench:
     cargo bench --bench hot_paths
     cargo bench --bench e2e_stdio
 
+# Every end-to-end benchmark: stdio, then Streamable HTTP and SSE (load, memory, scaling)
+bench-e2e:
+    cargo bench --bench e2e_stdio
+    cargo bench --bench e2e_http
+
 # End-to-end HTTP benchmark with wrk (needs wrk and curl); RUNS repetitions per figure
 bench-http RUNS="5":
     benches/http/run.sh {{ RUNS }}

@@ -73,17 +73,23 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Index one past the end of the string starting at `b[i] == b'"'`.
+/// Index one past the end of the string starting at `b[i] == b'"'`. Jumps from one `"` or `\`
+/// to the next instead of stepping through every byte with a bounds check.
 fn skip_string(b: &[u8], mut i: usize) -> Option<usize> {
     i += 1;
-    while i < b.len() {
-        match b[i] {
-            b'"' => return Some(i + 1),
-            b'\\' => i += 2,
-            _ => i += 1,
+    loop {
+        let k = b.get(i..)?.iter().position(|&c| c == b'"' || c == b'\\')?;
+        i += k;
+        if b[i] == b'"' {
+            return Some(i + 1);
         }
+        i += 2;
     }
-    None
+}
+
+/// Whether a byte matters when skipping a container: a string starts or the depth changes.
+fn is_structural(c: u8) -> bool {
+    matches!(c, b'"' | b'{' | b'}' | b'[' | b']')
 }
 
 /// Index one past the end of the value starting at `b[i]` (after whitespace). Iterative, so
@@ -94,24 +100,23 @@ fn skip_value(b: &[u8], i: usize) -> Option<usize> {
         b'"' => skip_string(b, i),
         b'{' | b'[' => {
             let mut depth = 0usize;
-            while i < b.len() {
+            loop {
+                i += b.get(i..)?.iter().position(|&c| is_structural(c))?;
                 match b[i] {
                     b'"' => {
                         i = skip_string(b, i)?;
                         continue;
                     }
                     b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
+                    _ => {
                         depth -= 1;
                         if depth == 0 {
                             return Some(i + 1);
                         }
                     }
-                    _ => {}
                 }
                 i += 1;
             }
-            None
         }
         _ => {
             while i < b.len() && !matches!(b[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
@@ -124,13 +129,14 @@ fn skip_value(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// Compares a raw JSON string token (quotes included) with `key`, decoding escapes only when
-/// the token has any.
+/// the token may have any: an escape makes the raw token longer than the text it stands for,
+/// so a token no longer than `key` matches only byte for byte.
 fn key_matches(token: &[u8], key: &str) -> bool {
     let inner = &token[1..token.len() - 1];
-    if !inner.contains(&b'\\') {
+    if inner.len() <= key.len() {
         return inner == key.as_bytes();
     }
-    serde_json::from_slice::<String>(token).is_ok_and(|k| k == key)
+    inner.contains(&b'\\') && serde_json::from_slice::<String>(token).is_ok_and(|k| k == key)
 }
 
 /// The raw span `start..end` of member `key` of the object at `b[obj..]`, first occurrence
@@ -243,10 +249,29 @@ mod tests {
     }
 
     #[test]
+    fn skips_strings_with_escaped_quotes_and_backslashes() {
+        let doc = br#"{"a":"x\"}{\\","b":["\"]",{"c":"\\"}],"k":7}"#;
+        let (s, e) = member_span(doc, 0, "k").unwrap();
+        assert_eq!(&doc[s..e], b"7");
+        let (s, e) = member_span(doc, 0, "b").unwrap();
+        assert_eq!(&doc[s..e], br#"["\"]",{"c":"\\"}]"#);
+        // Truncated documents give no span instead of reading past the end.
+        assert_eq!(member_span(br#"{"a":"x\"#, 0, "k"), None);
+        assert_eq!(member_span(br#"{"a":[{"#, 0, "k"), None);
+    }
+
+    #[test]
     fn member_keys_with_escapes_are_decoded() {
         let doc = br#"{"\u0061rguments":true}"#;
         let (s, e) = member_span(doc, 0, "arguments").unwrap();
         assert_eq!(&doc[s..e], b"true");
+        // The decoded key is compared, whatever the lengths of raw and decoded forms.
+        assert_eq!(
+            member_span(br#"{"\u0061":1,"a":2}"#, 0, "a"),
+            Some((10, 11))
+        );
+        assert_eq!(member_span(br#"{"a\n":1}"#, 0, "a\n"), Some((7, 8)));
+        assert_eq!(member_span(br#"{"\n":1,"nn":2}"#, 0, "nn"), Some((13, 14)));
     }
 
     #[test]

@@ -38,6 +38,9 @@ const NAME_HEADER: &str = "mcp-name";
 const ALLOW: &str = "GET, POST, DELETE, OPTIONS";
 const SSE_EVENT_START: &[u8] = b"event: message\ndata: ";
 const SSE_EVENT_END: &[u8] = b"\n\n";
+/// Initial capacity of a reply buffer: a `tools/call` with the default 1,000-byte payload fits
+/// without growing it.
+const REPLY_CAPACITY: usize = 4096;
 
 /// Routes a request that passed authentication and the Host/Origin checks.
 pub async fn route(inst: &Instance, path: &str, req: Request<Incoming>) -> HttpResponse {
@@ -222,7 +225,7 @@ fn legacy_post(
     {
         return roundtrip_reply(inst, planned, sse);
     }
-    let mut out = Vec::with_capacity(1024);
+    let mut out = Vec::with_capacity(REPLY_CAPACITY);
     if sse {
         out.extend_from_slice(SSE_EVENT_START);
     }
@@ -328,7 +331,7 @@ fn modern_post(
         out.extend_from_slice(b"}}");
         return json_response(StatusCode::BAD_REQUEST, out);
     }
-    let mut out = Vec::with_capacity(1024);
+    let mut out = Vec::with_capacity(REPLY_CAPACITY);
     if sse {
         out.extend_from_slice(SSE_EVENT_START);
     }
@@ -471,7 +474,25 @@ fn string_member(body: &[u8], path: &[&str]) -> Option<String> {
 
 /// `params._meta["io.modelcontextprotocol/protocolVersion"]`, when the body has one.
 fn modern_body_version(body: &[u8]) -> Option<String> {
+    // Most bodies have no `_meta` at all: a byte search says so for far less than walking the
+    // members (a key spelt with escapes has a backslash, so it is still walked).
+    if !body.contains(&b'\\') && !has_meta_key(body) {
+        return None;
+    }
     string_member(body, &["params", "_meta", meta::PROTOCOL_VERSION])
+}
+
+/// Whether `"_meta"` occurs anywhere in `body`.
+fn has_meta_key(body: &[u8]) -> bool {
+    const NEEDLE: &[u8] = b"\"_meta\"";
+    let mut rest = body;
+    while let Some(i) = rest.iter().position(|&c| c == b'_') {
+        if i >= 1 && rest[i - 1..].starts_with(NEEDLE) {
+            return true;
+        }
+        rest = &rest[i + 1..];
+    }
+    false
 }
 
 /// The raw `id` of a request body, if it is a string or a number.
@@ -623,6 +644,31 @@ fn delete(inst: &Instance, req: &Request<Incoming>) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_modern_version_only_in_params_meta() {
+        let v = |b: &[u8]| modern_body_version(b);
+        let key = meta::PROTOCOL_VERSION;
+        let with_meta = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{"_meta":{{"{key}":"2026-07-28"}}}}}}"#
+        );
+        assert_eq!(v(with_meta.as_bytes()).as_deref(), Some("2026-07-28"));
+        // The key spelt with an escape is still found.
+        let escaped = with_meta.replacen("\"_meta\"", r#""\u005fmeta""#, 1);
+        assert_eq!(v(escaped.as_bytes()).as_deref(), Some("2026-07-28"));
+        assert_eq!(
+            v(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#),
+            None
+        );
+        // `_meta` elsewhere (a string value, another object) is not the version.
+        assert_eq!(
+            v(br#"{"id":1,"method":"tools/call","params":{"name":"_meta","arguments":{"_meta":{}}}}"#),
+            None
+        );
+        assert!(has_meta_key(br#"{"_meta":1}"#));
+        assert!(!has_meta_key(b"_meta"));
+        assert!(!has_meta_key(br#"{"x_meta":1}"#));
+    }
 
     #[test]
     fn recognises_initialize_without_a_full_parse() {
