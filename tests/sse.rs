@@ -277,6 +277,73 @@ fn public_url_path_is_served_too() {
     s.send(&Request::get("/other/sse")).expect(404);
 }
 
+/// Keep-alive ticks that fall while a large reply is still being produced (the client
+/// drains the socket as fast as it can, so the stream often waits for its next chunk) never
+/// land inside the reply. The raw bytes are searched: each body frame is one HTTP chunk, so
+/// the reply's start, its end and a keep-alive comment each arrive contiguous.
+#[test]
+fn keepalives_never_split_a_large_reply() {
+    use std::io::{Read, Write};
+    let s = start(&["-tools=50000", "-sse-keepalive=1ms"]);
+    let mut stream = std::net::TcpStream::connect(s.addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a read timeout");
+    stream
+        .write_all(&Request::sse("/sse").to_bytes(s.addr()))
+        .expect("the GET");
+    let find = |raw: &[u8], what: &[u8], from: usize| {
+        raw[from.min(raw.len())..]
+            .windows(what.len())
+            .position(|w| w == what)
+            .map(|i| i + from)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut raw = Vec::with_capacity(16 << 20);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut read = |raw: &mut Vec<u8>| {
+        assert!(Instant::now() < deadline, "the reply did not arrive");
+        let n = stream.read(&mut buf).expect("the stream");
+        assert!(n > 0, "the stream ended");
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let endpoint = loop {
+        read(&mut raw);
+        if let Some(i) = find(&raw, b"data: /messages", 0)
+            && let Some(end) = find(&raw, b"\n", i)
+        {
+            break String::from_utf8_lossy(&raw[i + 6..end]).into_owned();
+        }
+    };
+    // The POST is answered once the whole reply is queued, so it runs beside the reader.
+    let addr = s.addr();
+    let poster = std::thread::spawn(move || {
+        http_support::Conn::open(addr)
+            .send(&post(&endpoint, &rpc(1, "tools/list", Value::Null)))
+            .status()
+    });
+    let seen = raw.len();
+    const START: &[u8] = b"event: message\ndata: {";
+    let (start, end) = loop {
+        let from = raw.len().saturating_sub(5);
+        read(&mut raw);
+        if let Some(end) = find(&raw, b"]}}\n\n", from) {
+            let start = find(&raw, START, seen).expect("the reply's first chunk");
+            break (start, end);
+        }
+    };
+    let inside = &raw[start..end];
+    assert!(
+        find(inside, b": keep-alive", 0).is_none(),
+        "a keep-alive comment was sent inside the reply"
+    );
+    assert_eq!(poster.join().expect("the POST"), 202);
+    // Keep-alives do arrive on this stream, just not inside the reply.
+    while find(&raw, b": keep-alive", end).is_none() {
+        read(&mut raw);
+    }
+}
+
 #[test]
 fn large_replies_arrive_whole() {
     let count = 20_000;

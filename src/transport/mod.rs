@@ -190,6 +190,9 @@ pub struct EventStream {
     /// This stream's place among `-max-sse-streams`, given back when it is dropped.
     _slot: limits::StreamSlot,
     done: bool,
+    /// The last chunk sent ended inside an event (a large reply goes out in several chunks): a
+    /// keep-alive comment now would land in the middle of it.
+    mid_event: bool,
 }
 
 impl EventStream {
@@ -237,6 +240,7 @@ impl EventStream {
             _keep_open: keep_open,
             _slot: slot,
             done: false,
+            mid_event: false,
         }
     }
 
@@ -256,17 +260,24 @@ impl EventStream {
             return Poll::Ready(None);
         }
         match self.rx.poll_recv(cx) {
-            Poll::Ready(Some(event)) => return Poll::Ready(Some(Ok(Frame::data(event)))),
+            Poll::Ready(Some(event)) => {
+                self.mid_event = !event.ends_with(b"\n\n");
+                return Poll::Ready(Some(Ok(Frame::data(event))));
+            }
             Poll::Ready(None) => return self.finish(),
             Poll::Pending => {}
         }
         if self.shutdown.as_mut().poll(cx).is_ready() {
             return self.finish();
         }
-        if self.keepalive.poll_tick(cx).is_ready() {
-            return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
-                b": keep-alive\n\n",
-            )))));
+        // A tick inside an event is skipped (polling on until one is pending, so the timer
+        // wakes this stream again); the next one comes a period later.
+        while self.keepalive.poll_tick(cx).is_ready() {
+            if !self.mid_event {
+                return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
+                    b": keep-alive\n\n",
+                )))));
+            }
         }
         Poll::Pending
     }
