@@ -123,9 +123,11 @@ fn paced_latencies(args: &[&str], n: u64, gap: Duration) -> Vec<(u64, f64)> {
     for id in 0..n {
         let mut line = call_line(id, id % 10, "").into_bytes();
         line.push(b'\n');
+        // Stamped before the write: a writer descheduled after it must not make a response
+        // look early.
+        sent.push(Instant::now());
         stdin.write_all(&line).unwrap();
         stdin.flush().unwrap();
-        sent.push(Instant::now());
         thread::sleep(gap);
     }
     let arrivals = reader.join().unwrap();

@@ -929,6 +929,10 @@ async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShut
         .timer(TokioTimer::new())
         // The header and idle timeouts are kept by `limits::drive`.
         .header_read_timeout(None)
+        // hyper queues up to this much of a streamed body per connection (its default is
+        // about 400 KiB); with 64 KiB chunks this keeps a few of them in flight and bounds the
+        // memory of many large concurrent replies. Request heads must still fit (64 KiB).
+        .max_buf_size(128 * 1024)
         .keep_alive(true);
     let mut stop = inst.shared.shutdown.clone();
     loop {
