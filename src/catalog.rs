@@ -10,6 +10,7 @@
 
 use crate::fixtures;
 use crate::json::write_u64;
+use crate::realism::{self, Realism};
 
 /// The three kinds of catalog item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,8 @@ pub struct Catalog {
     resource_label_prefix: String,
     /// `-profile=conformance`: the suite's fixtures follow the benchmark items.
     fixtures: bool,
+    /// The realism knobs, when any is on (`None` keeps every default path).
+    realism: Option<Box<Realism>>,
 }
 
 const TOOL_PREFIX: &str = "benchmark_tool_";
@@ -55,6 +58,29 @@ impl Catalog {
             resource_uri_prefix: "benchmark://benchmark_resource_".to_string(),
             resource_label_prefix: "benchmark_resource_".to_string(),
             fixtures: false,
+            realism: None,
+        }
+    }
+
+    /// Applies the realism knobs; knobs that are all off leave the catalog as it is.
+    pub fn with_realism(mut self, realism: Realism) -> Self {
+        self.realism = (!realism.is_off()).then(|| Box::new(realism));
+        self
+    }
+
+    pub fn realism(&self) -> Option<&Realism> {
+        self.realism.as_deref()
+    }
+
+    /// Payload size of item `index` of `kind`.
+    pub fn size(&self, kind: Kind, index: u64) -> u64 {
+        match &self.realism {
+            Some(r) => r.size(kind, index),
+            None => match kind {
+                Kind::Tool => self.tool_size,
+                Kind::Resource => self.resource_size,
+                Kind::Prompt => self.prompt_size,
+            },
         }
     }
 
@@ -165,6 +191,10 @@ impl Catalog {
         let n = Digits::new(index);
         let n = n.as_bytes();
         match kind {
+            Kind::Tool if self.realism.as_ref().is_some_and(|r| r.shapes_tools()) => {
+                let r = self.realism.as_deref().expect("checked above");
+                realism::write_tool_definition(out, r, n, index);
+            }
             Kind::Tool => {
                 out.extend_from_slice(b"{\"name\":\"benchmark_tool_");
                 out.extend_from_slice(n);
@@ -194,7 +224,16 @@ impl Catalog {
                 out.extend_from_slice(n);
                 out.extend_from_slice(b"\",\"description\":\"Benchmark resource #");
                 out.extend_from_slice(n);
-                out.extend_from_slice(b" - returns test data\",\"mimeType\":\"application/json\"}");
+                match &self.realism {
+                    None => out.extend_from_slice(
+                        b" - returns test data\",\"mimeType\":\"application/json\"}",
+                    ),
+                    Some(r) => {
+                        out.extend_from_slice(b" - returns test data\",\"mimeType\":\"");
+                        out.extend_from_slice(r.content.at(index).mime().as_bytes());
+                        out.extend_from_slice(b"\"}");
+                    }
+                }
             }
             Kind::Prompt => {
                 out.extend_from_slice(b"{\"name\":\"benchmark_prompt_");

@@ -137,7 +137,12 @@ pub enum Reply {
 #[derive(Debug)]
 pub enum Continuation {
     List(ListRest),
-    Payload { filler: FillerStream, tail: Vec<u8> },
+    Payload {
+        filler: FillerStream,
+        tail: Vec<u8>,
+    },
+    /// The rest of a response shaped by the realism knobs.
+    Segments(crate::realism::Segments),
 }
 
 /// The unwritten rest of a list page: items `next..end`, then the closing part.
@@ -186,6 +191,7 @@ impl Continuation {
                 out.extend_from_slice(tail);
                 true
             }
+            Continuation::Segments(rest) => rest.write_more(out, budget),
         }
     }
 
@@ -756,6 +762,11 @@ impl Dispatcher {
             out.extend_from_slice(b"}}");
             return Ok(Reply::Complete);
         }
+        if let Some(r) = self.catalog.realism() {
+            let raw_args = args.and(raw_arguments(raw));
+            return crate::realism::write_call(r, &self.catalog, index, args, raw_args, out)
+                .map_err(RpcError::invalid_params);
+        }
         out.extend_from_slice(b"\"content\":[{\"type\":\"text\",\"text\":\"{\\\"arguments\\\":");
         match args.and(raw_arguments(raw)) {
             Some(span) => write_escaped(out, span),
@@ -814,6 +825,9 @@ impl Dispatcher {
             out.extend_from_slice(fixtures::RESOURCES[f].content.as_bytes());
             out.extend_from_slice(b"]}}");
             return Ok(Reply::Complete);
+        }
+        if let Some(r) = self.catalog.realism() {
+            return Ok(crate::realism::write_read(r, &self.catalog, index, out));
         }
         out.extend_from_slice(b"\"contents\":[{\"uri\":\"");
         self.catalog.write_resource_uri(out, index);
@@ -899,6 +913,9 @@ impl Dispatcher {
                 out.extend_from_slice(b"\\n");
             }
             out.extend_from_slice(b"\\n");
+        }
+        if let Some(r) = self.catalog.realism() {
+            return Ok(crate::realism::finish_prompt(r, &self.catalog, index, out));
         }
         let filler = write_payload_start(out, name, self.catalog.prompt_size);
         Ok(self.finish_payload(out, filler, |tail| {

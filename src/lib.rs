@@ -6,7 +6,8 @@
 //! - [`jsonrpc`]: JSON-RPC 2.0 messages (parse with simd-json, write into buffers).
 //! - [`mcp`]: protocol versions, methods, error codes.
 //! - [`catalog`]: the lazy virtual catalog (index ↔ name, definitions, cursors).
-//! - [`payload`]: exact-size payloads and timestamps.
+//! - [`payload`]: exact-size payloads (text and base64) and timestamps.
+//! - [`realism`]: optional size spreads, heavy definitions, content kinds, structured results.
 //! - [`dispatch`]: one message in, its response out; shared by every transport.
 //! - [`session`]: Streamable HTTP session modes, limits, eviction.
 //! - [`auth`]: bearer tokens and the exempt probe paths.
@@ -27,6 +28,7 @@ pub mod jsonrpc;
 pub mod mcp;
 pub mod payload;
 pub mod probe;
+pub mod realism;
 pub mod session;
 pub mod shutdown;
 pub mod transport;

@@ -84,6 +84,9 @@ fn log_configuration(c: &Config) {
         c.prompt_size,
         c.page_size
     );
+    if !c.realism.is_off() {
+        log::info!("catalog realism: {}", c.realism.describe());
+    }
     if c.transport == Transport::Stdio {
         if c.auth_token.is_some() {
             log::warn!("auth-token is ignored for stdio transport");
