@@ -64,12 +64,41 @@ impl Catalog {
 
     /// Applies the realism knobs; knobs that are all off leave the catalog as it is.
     pub fn with_realism(mut self, realism: Realism) -> Self {
+        if realism.churn.is_some() {
+            // The churn clock starts with the server, not at its first request.
+            crate::churn::epoch();
+        }
         self.realism = (!realism.is_off()).then(|| Box::new(realism));
         self
     }
 
     pub fn realism(&self) -> Option<&Realism> {
         self.realism.as_deref()
+    }
+
+    /// `-churn`, when on.
+    pub fn churn(&self) -> Option<crate::churn::Churn> {
+        self.realism.as_ref().and_then(|r| r.churn)
+    }
+
+    /// The listed range now: its first index and its length (the whole catalog, from 0,
+    /// unless it churns).
+    pub fn window(&self, kind: Kind) -> (u64, u64) {
+        match self.churn() {
+            None => (0, self.listed(kind)),
+            Some(c) => (c.first(c.generation()), self.count(kind)),
+        }
+    }
+
+    /// Whether benchmark item `index` of `kind` exists now.
+    fn exists(&self, kind: Kind, index: u64) -> bool {
+        match self.churn() {
+            None => index < self.count(kind),
+            Some(c) => {
+                let first = c.first(c.generation());
+                index >= first && index - first < self.count(kind)
+            }
+        }
     }
 
     /// Payload size of item `index` of `kind`.
@@ -253,7 +282,7 @@ impl Catalog {
     pub fn tool_index(&self, name: &str) -> Option<u64> {
         name.strip_prefix(TOOL_PREFIX)
             .and_then(parse_index)
-            .filter(|&i| i < self.tools)
+            .filter(|&i| self.exists(Kind::Tool, i))
             .or_else(|| {
                 self.fixture_position(Kind::Tool, |i| fixtures::TOOLS.get(i).map(|t| t.name), name)
             })
@@ -279,7 +308,7 @@ impl Catalog {
     pub fn prompt_index(&self, name: &str) -> Option<u64> {
         name.strip_prefix(PROMPT_PREFIX)
             .and_then(parse_index)
-            .filter(|&i| i < self.prompts)
+            .filter(|&i| self.exists(Kind::Prompt, i))
             .or_else(|| {
                 self.fixture_position(
                     Kind::Prompt,
@@ -293,7 +322,7 @@ impl Catalog {
     pub fn resource_index(&self, uri: &str) -> Option<u64> {
         uri.strip_prefix(self.resource_uri_prefix.as_str())
             .and_then(parse_index)
-            .filter(|&i| i < self.resources)
+            .filter(|&i| self.exists(Kind::Resource, i))
             .or_else(|| {
                 self.fixture_position(
                     Kind::Resource,
@@ -311,7 +340,7 @@ impl Catalog {
             Kind::Resource => name
                 .strip_prefix(self.resource_label_prefix.as_str())
                 .and_then(parse_index)
-                .filter(|&i| i < self.resources)
+                .filter(|&i| self.exists(Kind::Resource, i))
                 .or_else(|| self.resource_index(name).filter(|&i| i >= self.resources)),
         }
     }
@@ -327,6 +356,17 @@ impl Catalog {
     pub fn decode_cursor(&self, kind: Kind, cursor: &str) -> Option<u64> {
         let name = base64_decode(cursor.as_bytes())?;
         let name = std::str::from_utf8(&name).ok()?;
+        if self.churn().is_some() {
+            // A cursor naming an item that has since left the window continues at its start.
+            let prefix = match kind {
+                Kind::Tool => TOOL_PREFIX,
+                Kind::Resource => self.resource_label_prefix.as_str(),
+                Kind::Prompt => PROMPT_PREFIX,
+            };
+            let index = name.strip_prefix(prefix).and_then(parse_index)?;
+            let (first, count) = self.window(kind);
+            return (index < first.saturating_add(count)).then(|| (index + 1).max(first));
+        }
         self.index_by_name(kind, name).map(|i| i + 1)
     }
 }

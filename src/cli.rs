@@ -73,6 +73,12 @@ const FLAGS: &[Flag] = &[
         "cacheScope of 2026-07-28 list and read results: public | private",
     ),
     flag(
+        "churn",
+        Str,
+        "",
+        "Replace COUNT items of each kind every INTERVAL and notify clients (INTERVAL:COUNT, e.g. 5s:10)",
+    ),
+    flag(
         "content",
         Str,
         "text",
@@ -777,7 +783,16 @@ where
         })
     };
     let flag_on = |name: &'static str| parse_bool(&text(name)) == Some(true);
+    let churn = match text("churn").trim() {
+        "" => None,
+        v => Some(
+            crate::churn::Churn::parse(v, parse_duration)
+                .map_err(|why| invalid("churn", v, &why))?,
+        ),
+    };
+    let churn_on = churn.is_some();
     let realism = crate::realism::Realism {
+        churn,
         sizes,
         payload_size_arg: flag_on("payload-size-arg"),
         max_payload_size: count("max-payload-size")?,
@@ -949,6 +964,13 @@ where
         drain_delay: duration("drain-delay")?,
         conformance_fixtures: match text("profile").to_ascii_lowercase().as_str() {
             "default" => false,
+            "conformance" if churn_on => {
+                return Err(invalid(
+                    "churn",
+                    &text("churn"),
+                    "cannot be combined with -profile=conformance",
+                ));
+            }
             "conformance" => true,
             _ => {
                 return Err(invalid(

@@ -87,6 +87,8 @@ pub struct Session {
     pub log_level: Option<LogLevel>,
     /// Set by `notifications/initialized`.
     pub initialized: bool,
+    /// Indices of subscribed resources, kept only when the catalog churns (`-churn`).
+    pub subscriptions: Vec<u64>,
 }
 
 /// What `handle` did with a message.
@@ -466,7 +468,7 @@ impl Dispatcher {
                 Ok(Reply::Complete)
             }
             Method::SubscriptionsListen => {
-                listen_ack(id, params, out);
+                listen_ack(&self.catalog, id, params, out);
                 Ok(Reply::Subscription)
             }
             m if m.is_catalog() => self.serve_catalog(true, raw, id, m, params, out),
@@ -524,9 +526,12 @@ impl Dispatcher {
             }
             write_string(out, v);
         }
-        out.extend_from_slice(
-            b"],\"capabilities\":{\"completions\":{},\"prompts\":{},\"resources\":{},\"tools\":{}}}}",
-        );
+        out.extend_from_slice(if self.catalog.churn().is_some() {
+            b"],\"capabilities\":{\"completions\":{},\"prompts\":{\"listChanged\":true},\
+\"resources\":{\"subscribe\":true,\"listChanged\":true},\"tools\":{\"listChanged\":true}}}}"
+        } else {
+            b"],\"capabilities\":{\"completions\":{},\"prompts\":{},\"resources\":{},\"tools\":{}}}}"
+        });
     }
 
     /// Writes `{"jsonrpc":"2.0","id":…,"result":{` and, for 2026-07-28 results, the fields
@@ -577,7 +582,12 @@ impl Dispatcher {
                     method,
                     Method::ResourcesSubscribe | Method::ResourcesUnsubscribe
                 ) {
-                    str_param(params, "uri")?;
+                    let uri = str_param(params, "uri")?;
+                    if self.catalog.churn().is_some() {
+                        let add = method == Method::ResourcesSubscribe;
+                        let subs = &mut session.subscriptions;
+                        crate::churn::track(subs, &self.catalog, uri, add);
+                    }
                 }
                 write_empty_result(out, id);
                 Ok(Reply::Complete)
@@ -623,11 +633,15 @@ impl Dispatcher {
         if version.has_completions_capability() {
             out.extend_from_slice(b"\"completions\":{},");
         }
-        out.extend_from_slice(
+        out.extend_from_slice(if self.catalog.churn().is_some() {
+            b"\"logging\":{},\"prompts\":{\"listChanged\":true},\
+\"resources\":{\"subscribe\":true,\"listChanged\":true},\"tools\":{\"listChanged\":true}},\
+\"serverInfo\":{\"name\":"
+        } else {
             b"\"logging\":{},\"prompts\":{\"listChanged\":false},\
 \"resources\":{\"subscribe\":true,\"listChanged\":false},\"tools\":{\"listChanged\":false}},\
-\"serverInfo\":{\"name\":",
-        );
+\"serverInfo\":{\"name\":"
+        });
         write_string(out, &self.server_name);
         out.extend_from_slice(b",\"version\":\"");
         out.extend_from_slice(SERVER_VERSION.as_bytes());
@@ -668,18 +682,20 @@ impl Dispatcher {
         params: Option<Value<'_, '_>>,
         out: &mut Vec<u8>,
     ) -> Handled {
-        let count = self.catalog.listed(kind);
+        // The listed range: all of it from 0, unless the catalog churns (a moving window).
+        let (first, count) = self.catalog.window(kind);
         let start = match optional_str_param(params, "cursor")? {
-            None => 0,
+            None => first,
             Some(cursor) => self
                 .catalog
                 .decode_cursor(kind, cursor)
                 .ok_or_else(|| RpcError::invalid_params("Invalid cursor"))?,
         };
+        let last = first.saturating_add(count);
         let end = if self.page_size == 0 {
-            count
+            last
         } else {
-            start.saturating_add(self.page_size).min(count)
+            start.saturating_add(self.page_size).min(last)
         };
         self.open_result(out, id, modern, Cacheable::List);
         out.extend_from_slice(match kind {
@@ -691,7 +707,7 @@ impl Dispatcher {
             kind,
             next: start,
             end,
-            more: end < count,
+            more: end < last,
             started: false,
         });
         Ok(if rest.write_more(&self.catalog, out, CHUNK_BYTES) {
@@ -1081,10 +1097,22 @@ fn check_modern_meta(params: Option<Value<'_, '_>>) -> Result<(), RpcError> {
 /// Writes the `notifications/subscriptions/acknowledged` that opens a listen stream. The
 /// catalog never changes, so no change notification is honoured: the acknowledged set is
 /// empty and the stream carries keep-alives only.
-fn listen_ack(id: &RequestId<'_>, _params: Option<Value<'_, '_>>, out: &mut Vec<u8>) {
+fn listen_ack(
+    catalog: &Catalog,
+    id: &RequestId<'_>,
+    params: Option<Value<'_, '_>>,
+    out: &mut Vec<u8>,
+) {
     out.extend_from_slice(
-        b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\",\"params\":{\"notifications\":{},\"_meta\":{\"",
+        b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\",\"params\":{\"notifications\":",
     );
+    if catalog.churn().is_some() {
+        let requested = params.and_then(|p| p.get("notifications"));
+        crate::churn::write_acknowledged(out, catalog, requested);
+    } else {
+        out.extend_from_slice(b"{}");
+    }
+    out.extend_from_slice(b",\"_meta\":{\"");
     out.extend_from_slice(meta::SUBSCRIPTION_ID.as_bytes());
     out.extend_from_slice(b"\":");
     id.write(out);

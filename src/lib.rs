@@ -6,6 +6,7 @@
 //! - [`jsonrpc`]: JSON-RPC 2.0 messages (parse with simd-json, write into buffers).
 //! - [`mcp`]: protocol versions, methods, error codes.
 //! - [`catalog`]: the lazy virtual catalog (index ↔ name, definitions, cursors).
+//! - [`churn`]: `-churn`, a catalog window moving with the clock, and its notifications.
 //! - [`payload`]: exact-size payloads (text and base64) and timestamps.
 //! - [`realism`]: optional size spreads, heavy definitions, content kinds, structured results.
 //! - [`dispatch`]: one message in, its response out; shared by every transport.
@@ -20,6 +21,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod churn;
 pub mod cli;
 pub mod dispatch;
 pub mod fixtures;

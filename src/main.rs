@@ -143,7 +143,7 @@ fn run(config: &Config) -> Result<(), String> {
                 Err(_) => stdio::serve(
                     &dispatcher,
                     std::io::stdin().lock(),
-                    stdout.lock(),
+                    stdout,
                     config.max_request_bytes,
                 ),
             };

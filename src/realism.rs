@@ -178,6 +178,8 @@ pub struct Realism {
     pub content: Content,
     /// `outputSchema` on tools, `structuredContent` in results.
     pub structured: bool,
+    /// `-churn`: items come and go over time.
+    pub churn: Option<crate::churn::Churn>,
 }
 
 impl Realism {
@@ -193,6 +195,7 @@ impl Realism {
             enum_size: Spread::fixed(0),
             content: Content::Text,
             structured: false,
+            churn: None,
         }
     }
 
@@ -243,6 +246,9 @@ impl Realism {
             " schema-depth={} enum-size={} structured={}",
             self.schema_depth, self.enum_size, self.structured
         );
+        if let Some(c) = self.churn {
+            s += &format!(" churn={:?}:{}", c.interval, c.count);
+        }
         s
     }
 }

@@ -238,6 +238,7 @@ impl SessionStore {
             protocol: Some(version),
             log_level: None,
             initialized: true,
+            ..Session::default()
         })
     }
 }
@@ -275,6 +276,7 @@ mod tests {
             protocol: Some(v),
             log_level: None,
             initialized: false,
+            ..Session::default()
         }
     }
 

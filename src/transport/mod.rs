@@ -175,6 +175,8 @@ pub struct EventStream {
     on_close: Option<OnClose>,
     /// Holds the channel open for streams nothing else sends on.
     _keep_open: Option<mpsc::Sender<Bytes>>,
+    /// Change notifications when the catalog churns (`-churn`).
+    churn: Option<Box<crate::churn::Feed>>,
     done: bool,
 }
 
@@ -214,8 +216,15 @@ impl EventStream {
             }),
             on_close,
             _keep_open: keep_open,
+            churn: None,
             done: false,
         }
+    }
+
+    /// Adds the catalog's change notifications to the stream (no-op when it does not churn).
+    pub fn with_churn(mut self, feed: Option<crate::churn::Feed>) -> Self {
+        self.churn = feed.map(Box::new);
+        self
     }
 
     fn finish(&mut self) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
@@ -240,6 +249,11 @@ impl EventStream {
         }
         if self.shutdown.as_mut().poll(cx).is_ready() {
             return self.finish();
+        }
+        if let Some(feed) = &mut self.churn
+            && let Poll::Ready(events) = feed.poll(cx)
+        {
+            return Poll::Ready(Some(Ok(Frame::data(Bytes::from(events)))));
         }
         if self.keepalive.poll_tick(cx).is_ready() {
             return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(

@@ -5,24 +5,129 @@
 //! lines and an interactive client still gets each answer at once. Nothing but MCP messages is
 //! ever written to stdout. Lines longer than the request limit are discarded (without being
 //! held in memory) and answered with an error.
+//!
+//! When the catalog churns (`-churn`), a second thread writes the change notifications
+//! between responses (never inside one), so they arrive while the client is idle too.
 
 use std::io::{self, BufRead, Read, Write};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Mutex, MutexGuard};
 
+use crate::churn::{Churn, Interest, write_changes};
 use crate::dispatch::{CHUNK_BYTES, Dispatcher, Reply, Session};
 use crate::jsonrpc::{Parser, write_error};
-use crate::mcp::error_code;
+use crate::mcp::{Method, error_code};
 
 /// Serves `input` → `output` until end of input. A closed output (broken pipe) also ends the
 /// session normally.
-pub fn serve<R: Read, W: Write>(
+pub fn serve<R: Read, W: Write + Send>(
     dispatcher: &Dispatcher,
     input: R,
     mut output: W,
     max_line: usize,
 ) -> io::Result<()> {
-    match serve_inner(dispatcher, input, &mut output, max_line) {
+    let result = match dispatcher.catalog().churn() {
+        None => serve_inner(dispatcher, input, &mut output, max_line, None),
+        Some(churn) => serve_churning(dispatcher, churn, input, output, max_line),
+    };
+    match result {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Serves with a thread writing the change notifications of a churning catalog.
+fn serve_churning<R: Read, W: Write + Send>(
+    dispatcher: &Dispatcher,
+    churn: Churn,
+    input: R,
+    output: W,
+    max_line: usize,
+) -> io::Result<()> {
+    let output = Mutex::new(output);
+    let subscriptions = Mutex::new(Vec::new());
+    let (stop, stopped) = mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        let (out, subs) = (&output, &subscriptions);
+        scope.spawn(move || notify_changes(dispatcher, churn, out, subs, stopped));
+        let mut locked = Locked {
+            shared: &output,
+            guard: None,
+        };
+        let result = serve_inner(
+            dispatcher,
+            input,
+            &mut locked,
+            max_line,
+            Some(&subscriptions),
+        );
+        drop(locked);
+        drop(stop);
+        result
+    })
+}
+
+/// Writes the notifications of each catalog change until `stop` closes or output fails.
+fn notify_changes<W: Write>(
+    dispatcher: &Dispatcher,
+    churn: Churn,
+    output: &Mutex<W>,
+    subscriptions: &Mutex<Vec<u64>>,
+    stop: mpsc::Receiver<()>,
+) {
+    let mut generation = churn.generation();
+    loop {
+        match stop.recv_timeout(churn.until(generation + 1)) {
+            Err(RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        let now = churn.generation();
+        if now <= generation {
+            continue;
+        }
+        let interest = Interest {
+            resources: lock(subscriptions).clone(),
+            ..Interest::all_lists()
+        };
+        let mut messages = Vec::new();
+        write_changes(
+            dispatcher.catalog(),
+            &churn,
+            &interest,
+            generation,
+            now,
+            &mut messages,
+        );
+        generation = now;
+        let mut out = lock(output);
+        if out.write_all(&messages).and_then(|()| out.flush()).is_err() {
+            return;
+        }
+    }
+}
+
+/// The shared output, held from the first write of a response until the next flush, so the
+/// notification thread writes only between whole responses.
+struct Locked<'a, W> {
+    shared: &'a Mutex<W>,
+    guard: Option<MutexGuard<'a, W>>,
+}
+
+impl<W: Write> Write for Locked<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let shared = self.shared;
+        self.guard.get_or_insert_with(|| lock(shared)).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.guard.take() {
+            Some(mut g) => g.flush(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -31,6 +136,7 @@ fn serve_inner<R: Read, W: Write>(
     input: R,
     output: &mut W,
     max_line: usize,
+    subscriptions: Option<&Mutex<Vec<u64>>>,
 ) -> io::Result<()> {
     let mut reader = io::BufReader::with_capacity(CHUNK_BYTES, input);
     let mut conn = Connection {
@@ -38,6 +144,7 @@ fn serve_inner<R: Read, W: Write>(
         session: Session::default(),
         parser: Parser::default(),
         out: Vec::with_capacity(CHUNK_BYTES * 2),
+        subscriptions,
     };
     // A line that did not fit in the read buffer is gathered here.
     let mut partial: Vec<u8> = Vec::new();
@@ -96,6 +203,8 @@ struct Connection<'d> {
     session: Session,
     parser: Parser,
     out: Vec<u8>,
+    /// Where the notification thread reads the resource subscriptions (with `-churn`).
+    subscriptions: Option<&'d Mutex<Vec<u64>>>,
 }
 
 impl Connection<'_> {
@@ -106,6 +215,14 @@ impl Connection<'_> {
         let outcome =
             self.dispatcher
                 .handle(&mut self.session, &mut self.parser, line, &mut self.out);
+        if let Some(shared) = self.subscriptions
+            && matches!(
+                outcome.method,
+                Some(Method::ResourcesSubscribe | Method::ResourcesUnsubscribe)
+            )
+        {
+            lock(shared).clone_from(&self.session.subscriptions);
+        }
         match outcome.reply {
             Reply::Nothing => {}
             Reply::Complete | Reply::Subscription => self.out.push(b'\n'),
