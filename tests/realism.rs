@@ -1,6 +1,6 @@
-//! Catalog realism knobs, measured on the real binary over stdio (and once over Streamable
-//! HTTP): per-call `payload_size`, size ranges, heavy tool definitions, binary content kinds and
-//! structured results. JSON Schema validity is checked by the Python `jsonschema` package (the
+//! Catalog realism knobs, measured on the real binary over stdio and HTTP: per-call
+//! `payload_size`, size ranges, heavy tool definitions, binary content kinds, structured
+//! results, and catalog churn with its notifications on every kind of stream. JSON Schema validity is checked by the Python `jsonschema` package (the
 //! one the pinned `mcp` SDK installs under `target/interop/`).
 
 mod common;
@@ -9,12 +9,12 @@ mod http_support;
 mod interop_support;
 mod tooling;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use common::{StdioClient, assert_payload, payload, run};
-use http_support::{HttpServer, Request};
+use http_support::{HttpServer, Request, SseStream};
 
 fn start(args: &[&str]) -> StdioClient {
     let mut all = vec!["-log-level=warn"];
@@ -565,9 +565,282 @@ fn bad_realism_values_are_refused_at_start_up() {
         ("-tool-enum-size=x", "-tool-enum-size"),
         ("-tool-description-size=1-2000000", "-tool-description-size"),
         ("-max-payload-size=-1", "-max-payload-size"),
+        ("-churn=5s", "-churn"),
+        ("-churn=5s:0", "-churn"),
     ] {
         let done = run([flag]);
         assert_eq!(done.code(), 2, "{flag}: {}", done.stderr);
         assert!(done.stderr.contains(needle), "{flag}: {}", done.stderr);
+    }
+    let done = run(["-churn=5s:10", "-profile=conformance"]);
+    assert_eq!(done.code(), 2, "{}", done.stderr);
+    assert!(
+        done.stderr.contains("-profile=conformance"),
+        "{}",
+        done.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Churn
+
+/// The numeric suffixes of listed names (`benchmark_tool_7` → 7).
+fn indices(items: &[Value], key: &str) -> Vec<u64> {
+    items
+        .iter()
+        .map(|t| {
+            let name = t[key].as_str().unwrap();
+            name.rsplit('_').next().unwrap().parse().unwrap()
+        })
+        .collect()
+}
+
+/// A whole listing taken within one generation: `count` consecutive indices (a change in the
+/// middle of paging is retried, a few times at most).
+fn stable_listing(c: &mut StdioClient, method: &str, key: &str, count: usize) -> Vec<u64> {
+    for _ in 0..5 {
+        let (items, _) = list_all(c, method, key);
+        let found = indices(&items, "name");
+        if found.len() == count && found.windows(2).all(|w| w[1] == w[0] + 1) {
+            return found;
+        }
+    }
+    panic!("no consistent {method} listing in 5 tries");
+}
+
+/// Reads stdio notifications until every method in `wanted` has arrived (bounded).
+fn await_notifications(c: &StdioClient, wanted: &[&str]) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen: Vec<Value> = Vec::new();
+    while !wanted
+        .iter()
+        .all(|w| seen.iter().any(|m| m["method"] == *w))
+    {
+        assert!(Instant::now() < deadline, "only {seen:?} within 10 s");
+        seen.push(c.recv());
+    }
+    seen
+}
+
+#[test]
+fn churn_moves_the_catalog_and_notifies_stdio_clients() {
+    let mut c = start(&[
+        "-churn=1s:2",
+        "-tools=6",
+        "-resources=4",
+        "-prompts=3",
+        "-page-size=4",
+    ]);
+    let init = c.handshake("2025-06-18");
+    for kind in ["tools", "resources", "prompts"] {
+        assert_eq!(init["capabilities"][kind]["listChanged"], true, "{init}");
+    }
+    let before = stable_listing(&mut c, "tools/list", "tools", 6);
+    assert!(
+        before[0].is_multiple_of(2),
+        "the window moves by whole counts"
+    );
+    // A cursor taken now is still honoured after items it names have gone.
+    let page = c.result("tools/list", json!({}));
+    let cursor = page["nextCursor"].as_str().unwrap().to_string();
+    // Resource [2] of 4 leaves at the second change from now: still there when subscribed.
+    let resources = stable_listing(&mut c, "resources/list", "resources", 4);
+    let watched = format!("benchmark://benchmark_resource_{}", resources[2]);
+    assert_eq!(
+        c.result("resources/subscribe", json!({"uri": watched})),
+        json!({})
+    );
+
+    let seen = await_notifications(
+        &c,
+        &[
+            "notifications/tools/list_changed",
+            "notifications/resources/list_changed",
+            "notifications/prompts/list_changed",
+            "notifications/resources/updated",
+        ],
+    );
+    let updated: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["method"] == "notifications/resources/updated")
+        .collect();
+    assert_eq!(updated[0]["params"]["uri"], watched.as_str());
+
+    let after = stable_listing(&mut c, "tools/list", "tools", 6);
+    assert!(
+        after[0] > before[0] && after[0].is_multiple_of(2),
+        "{before:?} → {after:?}"
+    );
+    // Gone items are unknown; new ones work.
+    let gone = format!("benchmark_tool_{}", before[0]);
+    let e = c.error("tools/call", json!({"name": gone}));
+    assert_eq!(e["code"], -32602);
+    let e = c.error("resources/read", json!({"uri": watched}));
+    assert_eq!(e["code"], -32002);
+    call(&mut c, &format!("benchmark_tool_{}", after[5]), json!({}));
+    let r = c.result("tools/list", json!({ "cursor": cursor }));
+    let continued = indices(r["tools"].as_array().unwrap(), "name");
+    assert!(
+        !continued.is_empty() && continued[0] >= after[0],
+        "{continued:?}"
+    );
+}
+
+#[test]
+fn without_churn_nothing_changes_and_nothing_is_announced() {
+    let mut c = start(&["-tools=3"]);
+    let init = c.handshake("2025-06-18");
+    assert_eq!(init["capabilities"]["tools"]["listChanged"], false);
+    c.result(
+        "resources/subscribe",
+        json!({"uri": "benchmark://benchmark_resource_0"}),
+    );
+    c.expect_silence(Duration::from_millis(1500));
+    let (tools, _) = list_all(&mut c, "tools/list", "tools");
+    assert_eq!(indices(&tools, "name"), [0, 1, 2]);
+}
+
+fn http_server(extra: &[&str]) -> HttpServer {
+    let mut args = vec![
+        "-listen=127.0.0.1",
+        "-port=0",
+        "-churn=700ms:1",
+        "-tools=3",
+        "-resources=3",
+        "-prompts=3",
+    ];
+    args.extend_from_slice(extra);
+    HttpServer::start(&args)
+}
+
+/// Messages of `stream` until every method of `wanted` has arrived (bounded).
+fn await_events(stream: &mut SseStream, wanted: &[&str]) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen: Vec<Value> = Vec::new();
+    while !wanted
+        .iter()
+        .all(|w| seen.iter().any(|m| m["method"] == *w))
+    {
+        assert!(Instant::now() < deadline, "only {seen:?} within 10 s");
+        seen.push(stream.next_message());
+    }
+    seen
+}
+
+#[test]
+fn churn_notifies_streamable_http_get_streams() {
+    let s = http_server(&["-transport=http"]);
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}}});
+    let response = s.send(&Request::mcp("/mcp", &init));
+    let sid = response
+        .expect(200)
+        .session_id()
+        .expect("a session")
+        .to_string();
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "resources/list"});
+    let listed = s.send(&Request::mcp("/mcp", &list).session(&sid)).message();
+    // Resource [1] of 3 leaves at the second change from now: still there when subscribed.
+    let watched = listed["result"]["resources"][1]["uri"].clone();
+    let sub = json!({"jsonrpc": "2.0", "id": 3, "method": "resources/subscribe",
+        "params": {"uri": watched}});
+    s.send(&Request::mcp("/mcp", &sub).session(&sid))
+        .expect(200);
+    let mut stream = SseStream::open(s.addr(), &Request::sse("/mcp").session(&sid));
+    let seen = await_events(
+        &mut stream,
+        &[
+            "notifications/tools/list_changed",
+            "notifications/prompts/list_changed",
+            "notifications/resources/updated",
+        ],
+    );
+    let updated = seen
+        .iter()
+        .find(|m| m["method"] == "notifications/resources/updated")
+        .unwrap();
+    assert_eq!(updated["params"]["uri"], watched);
+}
+
+#[test]
+fn churn_notifies_legacy_sse_streams() {
+    let s = http_server(&["-transport=sse"]);
+    let mut stream = SseStream::open(s.addr(), &Request::sse("/sse"));
+    let endpoint = stream.next_event();
+    assert_eq!(endpoint.event.as_deref(), Some("endpoint"));
+    await_events(
+        &mut stream,
+        &[
+            "notifications/tools/list_changed",
+            "notifications/resources/list_changed",
+        ],
+    );
+}
+
+#[test]
+fn churn_notifies_listen_streams_of_what_they_asked_for_only() {
+    let s = http_server(&["-transport=http", "-session-mode=stateless"]);
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let discover = json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover",
+        "params": {"_meta": meta}});
+    let caps = s
+        .send(
+            &Request::mcp("/mcp", &discover)
+                .protocol("2026-07-28")
+                .header("Mcp-Method", "server/discover"),
+        )
+        .message();
+    assert_eq!(
+        caps["result"]["capabilities"]["tools"]["listChanged"], true,
+        "{caps}"
+    );
+    let list =
+        json!({"jsonrpc": "2.0", "id": 2, "method": "resources/list", "params": {"_meta": meta}});
+    let listed = s
+        .send(
+            &Request::mcp("/mcp", &list)
+                .protocol("2026-07-28")
+                .header("Mcp-Method", "resources/list"),
+        )
+        .message();
+    // Resource [1] of 3 leaves at the second change from now: still there when subscribed.
+    let watched = listed["result"]["resources"][1]["uri"].clone();
+    let listen = json!({"jsonrpc": "2.0", "id": "L", "method": "subscriptions/listen", "params": {
+        "_meta": meta,
+        "notifications": {"toolsListChanged": true, "resourceSubscriptions": [watched, "benchmark://nope"]}}});
+    let mut stream = SseStream::open(
+        s.addr(),
+        &Request::mcp("/mcp", &listen)
+            .protocol("2026-07-28")
+            .header("Mcp-Method", "subscriptions/listen"),
+    );
+    let ack = stream.next_message();
+    assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+    assert_eq!(
+        ack["params"]["notifications"],
+        json!({"toolsListChanged": true, "resourceSubscriptions": [watched]}),
+        "{ack}"
+    );
+    let seen = await_events(
+        &mut stream,
+        &[
+            "notifications/tools/list_changed",
+            "notifications/resources/updated",
+        ],
+    );
+    for m in &seen {
+        assert_eq!(
+            m["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], "L",
+            "{m}"
+        );
+        assert!(
+            m["method"] == "notifications/tools/list_changed"
+                || m["method"] == "notifications/resources/updated",
+            "only what was asked for: {m}"
+        );
     }
 }
