@@ -219,11 +219,13 @@ impl Catalog {
         }
         let n = Digits::new(index);
         let n = n.as_bytes();
+        if kind == Kind::Tool
+            && let Some(r) = self.realism.as_deref().filter(|r| r.shapes_tools())
+        {
+            realism::write_tool_definition(out, r, n, index);
+            return;
+        }
         match kind {
-            Kind::Tool if self.realism.as_ref().is_some_and(|r| r.shapes_tools()) => {
-                let r = self.realism.as_deref().expect("checked above");
-                realism::write_tool_definition(out, r, n, index);
-            }
             Kind::Tool => {
                 out.extend_from_slice(b"{\"name\":\"benchmark_tool_");
                 out.extend_from_slice(n);

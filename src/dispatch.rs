@@ -668,6 +668,16 @@ impl Dispatcher {
             out.extend_from_slice(what.as_bytes());
             out.extend_from_slice(b" (");
             write_u64(out, size);
+            // A size range (-tool-size=LO-HI) shows its high end too.
+            let kind = [Kind::Tool, Kind::Resource, Kind::Prompt][i];
+            if let Some(hi) = c
+                .realism()
+                .map(|r| r.max_size(kind))
+                .filter(|&hi| hi > size)
+            {
+                out.push(b'-');
+                write_u64(out, hi);
+            }
             out.extend_from_slice(b"-byte payloads)");
         }
         out.extend_from_slice(b".\"}}");

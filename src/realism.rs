@@ -214,6 +214,11 @@ impl Realism {
         self.sizes[k].at(index, SALT_SIZE[k])
     }
 
+    /// The largest payload size of `kind` (the high end of its range).
+    pub fn max_size(&self, kind: Kind) -> u64 {
+        self.sizes[kind_slot(kind)].hi
+    }
+
     /// Whether tool definitions differ from the default template.
     pub fn shapes_tools(&self) -> bool {
         self.payload_size_arg
