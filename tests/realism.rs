@@ -287,6 +287,13 @@ fn size_ranges_are_uniform_per_item_and_the_same_on_every_run() {
         first,
         "a second run serves the same sizes"
     );
+    let init = start(&args).initialize(None);
+    let instructions = init["instructions"].as_str().unwrap();
+    assert!(
+        instructions.contains("200 tools (1000-5000-byte payloads)")
+            && instructions.contains("200 prompts (300-byte payloads)"),
+        "{instructions}"
+    );
 }
 
 /// Object levels of a `nested` property.
