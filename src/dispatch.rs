@@ -1002,12 +1002,11 @@ impl Dispatcher {
                 let uri = str_param(Some(reference), "uri")?;
                 let template = [self.catalog.resource_uri_prefix(), "{index}"].concat();
                 if uri == template && arg_name == "index" {
-                    total = complete_indices(
-                        arg_value,
-                        self.catalog.resources,
-                        MAX_COMPLETIONS,
-                        &mut values,
-                    );
+                    // The resources there are now (a moving window under -churn).
+                    let (first, _) = self.catalog.window(Kind::Resource);
+                    let last = first.saturating_add(self.catalog.resources);
+                    total =
+                        complete_indices_in(arg_value, first, last, MAX_COMPLETIONS, &mut values);
                 } else if self.catalog.resource_index(uri).is_none()
                     && !(self.catalog.has_fixtures() && uri == "test://template/{id}/data")
                 {
@@ -1134,10 +1133,22 @@ const MAX_COMPLETIONS: usize = 100;
 
 /// Indices below `count` whose decimal form starts with `prefix`, in numeric order, up to
 /// `max` of them into `values`; returns how many there are in all.
+#[cfg(test)]
 fn complete_indices(prefix: &str, count: u64, max: usize, values: &mut Vec<u64>) -> u64 {
+    complete_indices_in(prefix, 0, count, max, values)
+}
+
+/// [`complete_indices`] over the indices `first..last`.
+fn complete_indices_in(
+    prefix: &str,
+    first: u64,
+    last: u64,
+    max: usize,
+    values: &mut Vec<u64>,
+) -> u64 {
     if prefix.is_empty() {
-        values.extend(0..count.min(max as u64));
-        return count;
+        values.extend((first..last).take(max));
+        return last.saturating_sub(first);
     }
     let Some(p) = prefix.bytes().try_fold(0u64, |acc, c| {
         c.is_ascii_digit()
@@ -1150,7 +1161,7 @@ fn complete_indices(prefix: &str, count: u64, max: usize, values: &mut Vec<u64>)
     }
     if p == 0 {
         // "0" has no longer completions (indices have no leading zeros).
-        if count > 0 {
+        if first == 0 && last > 0 {
             values.push(0);
             return 1;
         }
@@ -1159,10 +1170,11 @@ fn complete_indices(prefix: &str, count: u64, max: usize, values: &mut Vec<u64>)
     // Indices with prefix p: p, then p*10..p*10+9, then p*100..p*100+99, and so on.
     let mut total = 0u64;
     let (mut lo, mut width) = (p, 1u64);
-    while lo < count {
-        let hi = lo.saturating_add(width).min(count);
-        total += hi - lo;
-        let mut i = lo;
+    while lo < last {
+        let hi = lo.saturating_add(width).min(last);
+        let from = lo.max(first);
+        total += hi.saturating_sub(from);
+        let mut i = from;
         while i < hi && values.len() < max {
             values.push(i);
             i += 1;
@@ -1350,6 +1362,14 @@ mod tests {
         assert_eq!(complete_indices("0", 5, 100, &mut v), 1);
         assert_eq!(complete_indices("01", 5, 100, &mut v), 0);
         assert_eq!(complete_indices("x", 5, 100, &mut v), 0);
+        v.clear();
+        // A churned window: only indices that exist now.
+        assert_eq!(complete_indices_in("1", 12, 120, 100, &mut v), 8 + 20); // 12..19, 100..119
+        assert_eq!(v[..8], [12, 13, 14, 15, 16, 17, 18, 19]);
+        v.clear();
+        assert_eq!(complete_indices_in("0", 1, 5, 100, &mut v), 0);
+        assert_eq!(complete_indices_in("", 7, 9, 100, &mut v), 2);
+        assert_eq!(v, [7, 8]);
         v.clear();
         assert_eq!(complete_indices("", 3, 100, &mut v), 3);
         assert_eq!(v, [0, 1, 2]);

@@ -685,6 +685,21 @@ fn churn_moves_the_catalog_and_notifies_stdio_clients() {
     let e = c.error("resources/read", json!({"uri": watched}));
     assert_eq!(e["code"], -32002);
     call(&mut c, &format!("benchmark_tool_{}", after[5]), json!({}));
+    // Completion offers the resources there are now.
+    let res_now = stable_listing(&mut c, "resources/list", "resources", 4);
+    let r = c.result(
+        "completion/complete",
+        json!({"ref": {"type": "ref/resource", "uri": "benchmark://benchmark_resource_{index}"},
+            "argument": {"name": "index", "value": ""}}),
+    );
+    let offered: Vec<u64> = r["completion"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(offered.len(), 4, "{r}");
+    assert!(offered[0] >= res_now[0] && offered.windows(2).all(|w| w[1] == w[0] + 1));
     let r = c.result("tools/list", json!({ "cursor": cursor }));
     let continued = indices(r["tools"].as_array().unwrap(), "name");
     assert!(
