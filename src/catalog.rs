@@ -259,11 +259,7 @@ impl Catalog {
                     None => out.extend_from_slice(
                         b" - returns test data\",\"mimeType\":\"application/json\"}",
                     ),
-                    Some(r) => {
-                        out.extend_from_slice(b" - returns test data\",\"mimeType\":\"");
-                        out.extend_from_slice(r.content.at(index).mime().as_bytes());
-                        out.extend_from_slice(b"\"}");
-                    }
+                    Some(r) => realism::write_resource_definition_end(out, r, index),
                 }
             }
             Kind::Prompt => {

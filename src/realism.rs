@@ -275,6 +275,9 @@ pub const OUTPUT_SCHEMA: &str = "{\"type\":\"object\",\"properties\":{\
 \"required\":[\"arguments\",\"data\",\"timestamp\",\"tool\"],\"additionalProperties\":false}";
 
 /// Writes tool `index`'s definition (`n` = its decimal digits) with the knobs applied.
+/// Kept out of line so the default definition writer stays as small as it was.
+#[cold]
+#[inline(never)]
 pub fn write_tool_definition(out: &mut Vec<u8>, r: &Realism, n: &[u8], index: u64) {
     out.extend_from_slice(b"{\"name\":\"benchmark_tool_");
     out.extend_from_slice(n);
@@ -357,6 +360,15 @@ pub fn write_tool_definition(out: &mut Vec<u8>, r: &Realism, n: &[u8], index: u6
         b"\",\"readOnlyHint\":true,\"destructiveHint\":false,\
 \"idempotentHint\":true,\"openWorldHint\":false}}",
     );
+}
+
+/// Ends a resource definition with the MIME type of its content kind.
+#[cold]
+#[inline(never)]
+pub fn write_resource_definition_end(out: &mut Vec<u8>, r: &Realism, index: u64) {
+    out.extend_from_slice(b" - returns test data\",\"mimeType\":\"");
+    out.extend_from_slice(r.content.at(index).mime().as_bytes());
+    out.extend_from_slice(b"\"}");
 }
 
 /// The parts of a response after its first large payload, written as the transport sends.
