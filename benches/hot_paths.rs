@@ -484,6 +484,52 @@ fn metrics_overhead(c: &mut Criterion) {
     group.finish();
 }
 
+/// The realism knobs on: a heavy `tools/list` and binary / structured calls (for scale; the
+/// benches above measure the default paths, which these knobs must not slow down).
+fn realism_paths(c: &mut Criterion) {
+    use benchmark_server::realism::{Content, Realism, Spread};
+    let mut group = c.benchmark_group("realism");
+    group.sample_size(20);
+    let heavy = Realism {
+        description_size: Some(Spread::fixed(1000)),
+        params: Some(Spread::fixed(10)),
+        enum_size: Spread::fixed(5),
+        schema_depth: Spread::fixed(3),
+        ..Realism::off([1000; 3])
+    };
+    let image = |size| Realism {
+        content: Content::Image,
+        structured: true,
+        ..Realism::off([size; 3])
+    };
+    let cases = [
+        ("tools_list_10000_heavy", TOOLS_LIST, 10_000, heavy),
+        ("tools_call_image_1KiB", TOOLS_CALL, 1000, image(1024)),
+        (
+            "tools_call_image_100KiB",
+            TOOLS_CALL,
+            1000,
+            image(100 * 1024),
+        ),
+    ];
+    for (label, request, tools, realism) in cases {
+        let d = Dispatcher::new(
+            Catalog::new([tools, 0, 0], [1000, 1000, 1000]).with_realism(realism),
+            0,
+            "benchmark-server",
+        );
+        let mut session = Session::default();
+        let mut parser = Parser::default();
+        let mut out = Vec::with_capacity(CHUNK_BYTES * 2);
+        let bytes = answer(&d, &mut session, &mut parser, request, &mut out);
+        group.throughput(Throughput::Bytes(bytes as u64));
+        group.bench_function(label, |b| {
+            b.iter(|| answer(&d, &mut session, &mut parser, black_box(request), &mut out))
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     catalog_listing,
@@ -491,6 +537,7 @@ criterion_group!(
     request_parsing,
     full_dispatch,
     fault_hooks,
-    metrics_overhead
+    metrics_overhead,
+    realism_paths
 );
 criterion_main!(benches);

@@ -10,6 +10,7 @@
 
 use crate::fixtures;
 use crate::json::write_u64;
+use crate::realism::{self, Realism};
 
 /// The three kinds of catalog item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,8 @@ pub struct Catalog {
     resource_label_prefix: String,
     /// `-profile=conformance`: the suite's fixtures follow the benchmark items.
     fixtures: bool,
+    /// The realism knobs, when any is on (`None` keeps every default path).
+    realism: Option<Box<Realism>>,
 }
 
 const TOOL_PREFIX: &str = "benchmark_tool_";
@@ -55,6 +58,58 @@ impl Catalog {
             resource_uri_prefix: "benchmark://benchmark_resource_".to_string(),
             resource_label_prefix: "benchmark_resource_".to_string(),
             fixtures: false,
+            realism: None,
+        }
+    }
+
+    /// Applies the realism knobs; knobs that are all off leave the catalog as it is.
+    pub fn with_realism(mut self, realism: Realism) -> Self {
+        if realism.churn.is_some() {
+            // The churn clock starts with the server, not at its first request.
+            crate::churn::epoch();
+        }
+        self.realism = (!realism.is_off()).then(|| Box::new(realism));
+        self
+    }
+
+    pub fn realism(&self) -> Option<&Realism> {
+        self.realism.as_deref()
+    }
+
+    /// `-churn`, when on.
+    pub fn churn(&self) -> Option<crate::churn::Churn> {
+        self.realism.as_ref().and_then(|r| r.churn)
+    }
+
+    /// The listed range now: its first index and its length (the whole catalog, from 0,
+    /// unless it churns).
+    pub fn window(&self, kind: Kind) -> (u64, u64) {
+        match self.churn() {
+            None => (0, self.listed(kind)),
+            Some(c) => (c.first(c.generation()), self.count(kind)),
+        }
+    }
+
+    /// Whether benchmark item `index` of `kind` exists now.
+    fn exists(&self, kind: Kind, index: u64) -> bool {
+        match self.churn() {
+            None => index < self.count(kind),
+            Some(c) => {
+                let first = c.first(c.generation());
+                index >= first && index - first < self.count(kind)
+            }
+        }
+    }
+
+    /// Payload size of item `index` of `kind`.
+    pub fn size(&self, kind: Kind, index: u64) -> u64 {
+        match &self.realism {
+            Some(r) => r.size(kind, index),
+            None => match kind {
+                Kind::Tool => self.tool_size,
+                Kind::Resource => self.resource_size,
+                Kind::Prompt => self.prompt_size,
+            },
         }
     }
 
@@ -164,6 +219,12 @@ impl Catalog {
         }
         let n = Digits::new(index);
         let n = n.as_bytes();
+        if kind == Kind::Tool
+            && let Some(r) = self.realism.as_deref().filter(|r| r.shapes_tools())
+        {
+            realism::write_tool_definition(out, r, n, index);
+            return;
+        }
         match kind {
             Kind::Tool => {
                 out.extend_from_slice(b"{\"name\":\"benchmark_tool_");
@@ -194,7 +255,12 @@ impl Catalog {
                 out.extend_from_slice(n);
                 out.extend_from_slice(b"\",\"description\":\"Benchmark resource #");
                 out.extend_from_slice(n);
-                out.extend_from_slice(b" - returns test data\",\"mimeType\":\"application/json\"}");
+                match &self.realism {
+                    None => out.extend_from_slice(
+                        b" - returns test data\",\"mimeType\":\"application/json\"}",
+                    ),
+                    Some(r) => realism::write_resource_definition_end(out, r, index),
+                }
             }
             Kind::Prompt => {
                 out.extend_from_slice(b"{\"name\":\"benchmark_prompt_");
@@ -214,7 +280,7 @@ impl Catalog {
     pub fn tool_index(&self, name: &str) -> Option<u64> {
         name.strip_prefix(TOOL_PREFIX)
             .and_then(parse_index)
-            .filter(|&i| i < self.tools)
+            .filter(|&i| self.exists(Kind::Tool, i))
             .or_else(|| {
                 self.fixture_position(Kind::Tool, |i| fixtures::TOOLS.get(i).map(|t| t.name), name)
             })
@@ -240,7 +306,7 @@ impl Catalog {
     pub fn prompt_index(&self, name: &str) -> Option<u64> {
         name.strip_prefix(PROMPT_PREFIX)
             .and_then(parse_index)
-            .filter(|&i| i < self.prompts)
+            .filter(|&i| self.exists(Kind::Prompt, i))
             .or_else(|| {
                 self.fixture_position(
                     Kind::Prompt,
@@ -254,7 +320,7 @@ impl Catalog {
     pub fn resource_index(&self, uri: &str) -> Option<u64> {
         uri.strip_prefix(self.resource_uri_prefix.as_str())
             .and_then(parse_index)
-            .filter(|&i| i < self.resources)
+            .filter(|&i| self.exists(Kind::Resource, i))
             .or_else(|| {
                 self.fixture_position(
                     Kind::Resource,
@@ -272,7 +338,7 @@ impl Catalog {
             Kind::Resource => name
                 .strip_prefix(self.resource_label_prefix.as_str())
                 .and_then(parse_index)
-                .filter(|&i| i < self.resources)
+                .filter(|&i| self.exists(Kind::Resource, i))
                 .or_else(|| self.resource_index(name).filter(|&i| i >= self.resources)),
         }
     }
@@ -288,6 +354,17 @@ impl Catalog {
     pub fn decode_cursor(&self, kind: Kind, cursor: &str) -> Option<u64> {
         let name = base64_decode(cursor.as_bytes())?;
         let name = std::str::from_utf8(&name).ok()?;
+        if self.churn().is_some() {
+            // A cursor naming an item that has since left the window continues at its start.
+            let prefix = match kind {
+                Kind::Tool => TOOL_PREFIX,
+                Kind::Resource => self.resource_label_prefix.as_str(),
+                Kind::Prompt => PROMPT_PREFIX,
+            };
+            let index = name.strip_prefix(prefix).and_then(parse_index)?;
+            let (first, count) = self.window(kind);
+            return (index < first.saturating_add(count)).then(|| (index + 1).max(first));
+        }
         self.index_by_name(kind, name).map(|i| i + 1)
     }
 }

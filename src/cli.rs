@@ -79,6 +79,18 @@ const FLAGS: &[Flag] = &[
         "cacheScope of 2026-07-28 list and read results: public | private",
     ),
     flag(
+        "churn",
+        Str,
+        "",
+        "Replace COUNT items of each kind every INTERVAL and notify clients (INTERVAL:COUNT, e.g. 5s:10)",
+    ),
+    flag(
+        "content",
+        Str,
+        "text",
+        "Content of tool results, resource reads and prompts: text | image | audio | blob | mixed",
+    ),
+    flag(
         "cursor-fault",
         Str,
         "",
@@ -153,6 +165,12 @@ const FLAGS: &[Flag] = &[
         "Most open HTTP connections across all instances; more get 503 and are closed",
     ),
     flag(
+        "max-payload-size",
+        Int,
+        "10485760",
+        "Largest payload_size a tool call may ask for (with -payload-size-arg)",
+    ),
+    flag(
         "max-request-bytes",
         Int,
         "4194304",
@@ -189,6 +207,12 @@ const FLAGS: &[Flag] = &[
         "Sets -tool-size, -resource-size and -prompt-size at once",
     ),
     flag(
+        "payload-size-arg",
+        Bool,
+        "false",
+        "Tools take (and advertise) an optional payload_size argument setting the call's payload size",
+    ),
+    flag(
         "port",
         Int,
         "8080",
@@ -204,7 +228,7 @@ const FLAGS: &[Flag] = &[
         "prompt-size",
         Int,
         "1000",
-        "Size of prompt response payload in bytes",
+        "Size of prompt response payload in bytes (N, or LO-HI: uniform per prompt)",
     ),
     flag("prompts", Int, "100", "Number of prompts to generate"),
     flag(
@@ -223,7 +247,7 @@ const FLAGS: &[Flag] = &[
         "resource-size",
         Int,
         "1000",
-        "Size of resource response payload in bytes",
+        "Size of resource response payload in bytes (N, or LO-HI: uniform per resource)",
     ),
     flag("resources", Int, "100", "Number of resources to generate"),
     flag(
@@ -281,16 +305,46 @@ const FLAGS: &[Flag] = &[
         "Starting port for multi-server mode",
     ),
     flag(
+        "structured",
+        Bool,
+        "false",
+        "Tools declare an outputSchema and results carry structuredContent",
+    ),
+    flag(
         "threads",
         Int,
         "0",
         "Worker threads serving sse/http (0 = one per CPU core)",
     ),
     flag(
+        "tool-description-size",
+        Str,
+        "",
+        "Exact length of each tool description in bytes (N or LO-HI; empty = the default text)",
+    ),
+    flag(
+        "tool-enum-size",
+        Str,
+        "0",
+        "Values in an enum on each tool parameter (N or LO-HI; 0 = no enum)",
+    ),
+    flag(
+        "tool-params",
+        Str,
+        "",
+        "Parameters in each tool's inputSchema (N or LO-HI; empty = the default two)",
+    ),
+    flag(
+        "tool-schema-depth",
+        Str,
+        "0",
+        "Object levels of a nested parameter in each tool's inputSchema (N or LO-HI, at most 50)",
+    ),
+    flag(
         "tool-size",
         Int,
         "1000",
-        "Size of tool response payload in bytes",
+        "Size of tool response payload in bytes (N, or LO-HI: uniform per tool)",
     ),
     flag("tools", Int, "100", "Number of tools to generate"),
     flag("transport", Str, "stdio", "Transport: stdio | sse | http"),
@@ -402,6 +456,8 @@ pub struct Config {
     pub admin: bool,
     /// `-metrics-public`: `/metrics` needs no token.
     pub metrics_public: bool,
+    /// Size spreads, definition knobs, content kinds (sizes above are their low ends).
+    pub realism: crate::realism::Realism,
 }
 
 /// What the command line asks for.
@@ -755,13 +811,18 @@ where
     };
     // Precedence of sizes: the per-kind flag, -payload-size, BENCH_<KIND>_SIZE,
     // BENCH_PAYLOAD_SIZE, the default (whatever the order on the line).
+    // A size is `N` or a range `LO-HI` (see crate::realism).
+    let spread = |name: &'static str, max: u64| -> Result<crate::realism::Spread, CliError> {
+        let v = text(name);
+        crate::realism::Spread::parse(&v, max, parse_int).map_err(|why| invalid(name, &v, &why))
+    };
     let payload_size = if raw.contains_key("payload-size") || from_env.contains_key("payload-size")
     {
-        Some(count("payload-size")?)
+        Some(spread("payload-size", MAX_COUNT)?)
     } else {
         None
     };
-    let size = |name: &'static str| -> Result<u64, CliError> {
+    let size = |name: &'static str| -> Result<crate::realism::Spread, CliError> {
         let payload_on_line = raw.contains_key("payload-size");
         match payload_size {
             Some(p)
@@ -769,8 +830,50 @@ where
             {
                 Ok(p)
             }
-            _ => count(name),
+            _ => spread(name, MAX_COUNT),
         }
+    };
+    let sizes = [
+        size("tool-size")?,
+        size("resource-size")?,
+        size("prompt-size")?,
+    ];
+    let optional_spread = |name: &'static str, max: u64| {
+        Ok::<_, CliError>(if text(name).trim().is_empty() {
+            None
+        } else {
+            Some(spread(name, max)?)
+        })
+    };
+    let flag_on = |name: &'static str| parse_bool(&text(name)) == Some(true);
+    let churn = match text("churn").trim() {
+        "" => None,
+        v => Some(
+            crate::churn::Churn::parse(v, parse_duration)
+                .map_err(|why| invalid("churn", v, &why))?,
+        ),
+    };
+    let churn_on = churn.is_some();
+    let realism = crate::realism::Realism {
+        churn,
+        sizes,
+        payload_size_arg: flag_on("payload-size-arg"),
+        max_payload_size: count("max-payload-size")?,
+        description_size: optional_spread(
+            "tool-description-size",
+            crate::realism::MAX_DESCRIPTION_SIZE,
+        )?,
+        params: optional_spread("tool-params", crate::realism::MAX_PARAMS)?,
+        schema_depth: spread("tool-schema-depth", crate::realism::MAX_SCHEMA_DEPTH)?,
+        enum_size: spread("tool-enum-size", crate::realism::MAX_PARAMS)?,
+        content: crate::realism::Content::parse(&text("content")).ok_or_else(|| {
+            invalid(
+                "content",
+                &text("content"),
+                "must be text, image, audio, blob or mixed",
+            )
+        })?,
+        structured: flag_on("structured"),
     };
     let server_count = int("server-count")?;
     if !(1..=1000).contains(&server_count) {
@@ -904,6 +1007,15 @@ where
             &format!("fault kind '{kind}' needs -transport=http or sse"),
         ));
     }
+    if transport == Transport::Stdio && churn_on && faults.has_latency() {
+        // Over stdio a churning catalog has its own output thread, and delayed responses
+        // theirs: the two do not share the pipe.
+        return Err(invalid(
+            "latency",
+            &text("latency"),
+            "cannot be combined with -churn over stdio",
+        ));
+    }
     let admin = parse_bool(&text("admin"))
         .ok_or_else(|| invalid("admin", &text("admin"), "must be true or false"))?;
     Ok(Config {
@@ -913,9 +1025,10 @@ where
         tools: count("tools")?,
         resources: count("resources")?,
         prompts: count("prompts")?,
-        tool_size: size("tool-size")?,
-        resource_size: size("resource-size")?,
-        prompt_size: size("prompt-size")?,
+        tool_size: sizes[0].lo,
+        resource_size: sizes[1].lo,
+        prompt_size: sizes[2].lo,
+        realism,
         page_size: count("page-size")?,
         port: port("port", true)?,
         listen: text("listen"),
@@ -972,6 +1085,13 @@ where
         },
         conformance_fixtures: match text("profile").to_ascii_lowercase().as_str() {
             "default" => false,
+            "conformance" if churn_on => {
+                return Err(invalid(
+                    "churn",
+                    &text("churn"),
+                    "cannot be combined with -profile=conformance",
+                ));
+            }
             "conformance" => true,
             _ => {
                 return Err(invalid(
@@ -1019,7 +1139,8 @@ impl Config {
         let catalog = crate::catalog::Catalog::new(
             [self.tools, self.resources, self.prompts],
             [self.tool_size, self.resource_size, self.prompt_size],
-        );
+        )
+        .with_realism(self.realism.clone());
         if self.conformance_fixtures {
             catalog.with_fixtures()
         } else {

@@ -97,6 +97,8 @@ pub struct Session {
     pub client: crate::roundtrip::ClientCaps,
     /// Server-to-client requests waiting for the client (fixture round trips only).
     pub roundtrips: Option<std::sync::Arc<crate::roundtrip::Pending>>,
+    /// Indices of subscribed resources, kept only when the catalog churns (`-churn`).
+    pub subscriptions: Vec<u64>,
 }
 
 /// What `handle` did with a message.
@@ -147,7 +149,12 @@ pub enum Reply {
 #[derive(Debug)]
 pub enum Continuation {
     List(ListRest),
-    Payload { filler: FillerStream, tail: Vec<u8> },
+    Payload {
+        filler: FillerStream,
+        tail: Vec<u8>,
+    },
+    /// The rest of a response shaped by the realism knobs.
+    Segments(crate::realism::Segments),
 }
 
 /// The unwritten rest of a list page: items `next..end`, then the closing part.
@@ -201,6 +208,7 @@ impl Continuation {
                 out.extend_from_slice(tail);
                 true
             }
+            Continuation::Segments(rest) => rest.write_more(out, budget),
         }
     }
 
@@ -499,7 +507,7 @@ impl Dispatcher {
                 Ok(Reply::Complete)
             }
             Method::SubscriptionsListen => {
-                listen_ack(id, params, out);
+                listen_ack(&self.catalog, id, params, out);
                 Ok(Reply::Subscription)
             }
             m if m.is_catalog() => self.serve_catalog(true, raw, id, m, params, out),
@@ -557,9 +565,12 @@ impl Dispatcher {
             }
             write_string(out, v);
         }
-        out.extend_from_slice(
-            b"],\"capabilities\":{\"completions\":{},\"prompts\":{},\"resources\":{},\"tools\":{}}}}",
-        );
+        out.extend_from_slice(if self.catalog.churn().is_some() {
+            b"],\"capabilities\":{\"completions\":{},\"prompts\":{\"listChanged\":true},\
+\"resources\":{\"subscribe\":true,\"listChanged\":true},\"tools\":{\"listChanged\":true}}}}"
+        } else {
+            b"],\"capabilities\":{\"completions\":{},\"prompts\":{},\"resources\":{},\"tools\":{}}}}"
+        });
     }
 
     /// Writes `{"jsonrpc":"2.0","id":…,"result":{` and, for 2026-07-28 results, the fields
@@ -624,7 +635,12 @@ impl Dispatcher {
                     method,
                     Method::ResourcesSubscribe | Method::ResourcesUnsubscribe
                 ) {
-                    str_param(params, "uri")?;
+                    let uri = str_param(params, "uri")?;
+                    if self.catalog.churn().is_some() {
+                        let add = method == Method::ResourcesSubscribe;
+                        let subs = &mut session.subscriptions;
+                        crate::churn::track(subs, &self.catalog, uri, add);
+                    }
                 }
                 write_empty_result(out, id);
                 Ok(Reply::Complete)
@@ -672,11 +688,15 @@ impl Dispatcher {
         if version.has_completions_capability() {
             out.extend_from_slice(b"\"completions\":{},");
         }
-        out.extend_from_slice(
+        out.extend_from_slice(if self.catalog.churn().is_some() {
+            b"\"logging\":{},\"prompts\":{\"listChanged\":true},\
+\"resources\":{\"subscribe\":true,\"listChanged\":true},\"tools\":{\"listChanged\":true}},\
+\"serverInfo\":{\"name\":"
+        } else {
             b"\"logging\":{},\"prompts\":{\"listChanged\":false},\
 \"resources\":{\"subscribe\":true,\"listChanged\":false},\"tools\":{\"listChanged\":false}},\
-\"serverInfo\":{\"name\":",
-        );
+\"serverInfo\":{\"name\":"
+        });
         write_string(out, &self.server_name);
         out.extend_from_slice(b",\"version\":\"");
         out.extend_from_slice(SERVER_VERSION.as_bytes());
@@ -703,6 +723,16 @@ impl Dispatcher {
             out.extend_from_slice(what.as_bytes());
             out.extend_from_slice(b" (");
             write_u64(out, size);
+            // A size range (-tool-size=LO-HI) shows its high end too.
+            let kind = [Kind::Tool, Kind::Resource, Kind::Prompt][i];
+            if let Some(hi) = c
+                .realism()
+                .map(|r| r.max_size(kind))
+                .filter(|&hi| hi > size)
+            {
+                out.push(b'-');
+                write_u64(out, hi);
+            }
             out.extend_from_slice(b"-byte payloads)");
         }
         out.extend_from_slice(b".\"}}");
@@ -717,21 +747,23 @@ impl Dispatcher {
         params: Option<Value<'_, '_>>,
         out: &mut Vec<u8>,
     ) -> Handled {
-        let count = self.catalog.listed(kind);
+        // The listed range: all of it from 0, unless the catalog churns (a moving window).
+        let (first, count) = self.catalog.window(kind);
         let start = match optional_str_param(params, "cursor")? {
-            None => 0,
+            None => first,
             Some(cursor) => self
                 .catalog
                 .decode_cursor(kind, cursor)
                 .ok_or_else(|| RpcError::invalid_params("Invalid cursor"))?,
         };
+        let last = first.saturating_add(count);
         let end = if self.page_size == 0 {
-            count
+            last
         } else {
-            start.saturating_add(self.page_size).min(count)
+            start.saturating_add(self.page_size).min(last)
         };
         let fault = self.faults.as_ref().and_then(|f| f.cursor_fault());
-        let (end, count, cursor) = crate::faults::page(fault, start, end, count);
+        let (end, last, cursor) = crate::faults::page(fault, start, end, last);
         self.open_result(out, id, modern, Cacheable::List);
         out.extend_from_slice(match kind {
             Kind::Tool => b"\"tools\":[",
@@ -742,7 +774,7 @@ impl Dispatcher {
             kind,
             next: start,
             end,
-            more: end < count,
+            more: end < last,
             cursor,
             started: false,
         });
@@ -819,6 +851,11 @@ impl Dispatcher {
             out.extend_from_slice(b"}}");
             return Ok(Reply::Complete);
         }
+        if let Some(r) = self.catalog.realism() {
+            let raw_args = args.and(raw_arguments(raw));
+            return crate::realism::write_call(r, &self.catalog, index, args, raw_args, out)
+                .map_err(RpcError::invalid_params);
+        }
         out.extend_from_slice(b"\"content\":[{\"type\":\"text\",\"text\":\"{\\\"arguments\\\":");
         match args.and(raw_arguments(raw)) {
             Some(span) => write_escaped(out, span),
@@ -877,6 +914,9 @@ impl Dispatcher {
             out.extend_from_slice(fixtures::RESOURCES[f].content.as_bytes());
             out.extend_from_slice(b"]}}");
             return Ok(Reply::Complete);
+        }
+        if let Some(r) = self.catalog.realism() {
+            return Ok(crate::realism::write_read(r, &self.catalog, index, out));
         }
         out.extend_from_slice(b"\"contents\":[{\"uri\":\"");
         self.catalog.write_resource_uri(out, index);
@@ -968,6 +1008,9 @@ impl Dispatcher {
                 out.extend_from_slice(b"\\n");
             }
             out.extend_from_slice(b"\\n");
+        }
+        if let Some(r) = self.catalog.realism() {
+            return Ok(crate::realism::finish_prompt(r, &self.catalog, index, out));
         }
         let filler = write_payload_start(out, name, self.catalog.prompt_size);
         Ok(self.finish_payload(out, filler, |tail| {
@@ -1066,12 +1109,11 @@ impl Dispatcher {
                 let uri = str_param(Some(reference), "uri")?;
                 let template = [self.catalog.resource_uri_prefix(), "{index}"].concat();
                 if uri == template && arg_name == "index" {
-                    total = complete_indices(
-                        arg_value,
-                        self.catalog.resources,
-                        MAX_COMPLETIONS,
-                        &mut values,
-                    );
+                    // The resources there are now (a moving window under -churn).
+                    let (first, _) = self.catalog.window(Kind::Resource);
+                    let last = first.saturating_add(self.catalog.resources);
+                    total =
+                        complete_indices_in(arg_value, first, last, MAX_COMPLETIONS, &mut values);
                 } else if self.catalog.resource_index(uri).is_none()
                     && !(self.catalog.has_fixtures() && uri == "test://template/{id}/data")
                 {
@@ -1171,10 +1213,22 @@ fn check_modern_meta(params: Option<Value<'_, '_>>) -> Result<(), RpcError> {
 /// Writes the `notifications/subscriptions/acknowledged` that opens a listen stream. The
 /// catalog never changes, so no change notification is honoured: the acknowledged set is
 /// empty and the stream carries keep-alives only.
-fn listen_ack(id: &RequestId<'_>, _params: Option<Value<'_, '_>>, out: &mut Vec<u8>) {
+fn listen_ack(
+    catalog: &Catalog,
+    id: &RequestId<'_>,
+    params: Option<Value<'_, '_>>,
+    out: &mut Vec<u8>,
+) {
     out.extend_from_slice(
-        b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\",\"params\":{\"notifications\":{},\"_meta\":{\"",
+        b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\",\"params\":{\"notifications\":",
     );
+    if catalog.churn().is_some() {
+        let requested = params.and_then(|p| p.get("notifications"));
+        crate::churn::write_acknowledged(out, catalog, requested);
+    } else {
+        out.extend_from_slice(b"{}");
+    }
+    out.extend_from_slice(b",\"_meta\":{\"");
     out.extend_from_slice(meta::SUBSCRIPTION_ID.as_bytes());
     out.extend_from_slice(b"\":");
     id.write(out);
@@ -1186,10 +1240,22 @@ const MAX_COMPLETIONS: usize = 100;
 
 /// Indices below `count` whose decimal form starts with `prefix`, in numeric order, up to
 /// `max` of them into `values`; returns how many there are in all.
+#[cfg(test)]
 fn complete_indices(prefix: &str, count: u64, max: usize, values: &mut Vec<u64>) -> u64 {
+    complete_indices_in(prefix, 0, count, max, values)
+}
+
+/// [`complete_indices`] over the indices `first..last`.
+fn complete_indices_in(
+    prefix: &str,
+    first: u64,
+    last: u64,
+    max: usize,
+    values: &mut Vec<u64>,
+) -> u64 {
     if prefix.is_empty() {
-        values.extend(0..count.min(max as u64));
-        return count;
+        values.extend((first..last).take(max));
+        return last.saturating_sub(first);
     }
     let Some(p) = prefix.bytes().try_fold(0u64, |acc, c| {
         c.is_ascii_digit()
@@ -1202,7 +1268,7 @@ fn complete_indices(prefix: &str, count: u64, max: usize, values: &mut Vec<u64>)
     }
     if p == 0 {
         // "0" has no longer completions (indices have no leading zeros).
-        if count > 0 {
+        if first == 0 && last > 0 {
             values.push(0);
             return 1;
         }
@@ -1211,10 +1277,11 @@ fn complete_indices(prefix: &str, count: u64, max: usize, values: &mut Vec<u64>)
     // Indices with prefix p: p, then p*10..p*10+9, then p*100..p*100+99, and so on.
     let mut total = 0u64;
     let (mut lo, mut width) = (p, 1u64);
-    while lo < count {
-        let hi = lo.saturating_add(width).min(count);
-        total += hi - lo;
-        let mut i = lo;
+    while lo < last {
+        let hi = lo.saturating_add(width).min(last);
+        let from = lo.max(first);
+        total += hi.saturating_sub(from);
+        let mut i = from;
         while i < hi && values.len() < max {
             values.push(i);
             i += 1;
@@ -1402,6 +1469,14 @@ mod tests {
         assert_eq!(complete_indices("0", 5, 100, &mut v), 1);
         assert_eq!(complete_indices("01", 5, 100, &mut v), 0);
         assert_eq!(complete_indices("x", 5, 100, &mut v), 0);
+        v.clear();
+        // A churned window: only indices that exist now.
+        assert_eq!(complete_indices_in("1", 12, 120, 100, &mut v), 8 + 20); // 12..19, 100..119
+        assert_eq!(v[..8], [12, 13, 14, 15, 16, 17, 18, 19]);
+        v.clear();
+        assert_eq!(complete_indices_in("0", 1, 5, 100, &mut v), 0);
+        assert_eq!(complete_indices_in("", 7, 9, 100, &mut v), 2);
+        assert_eq!(v, [7, 8]);
         v.clear();
         assert_eq!(complete_indices("", 3, 100, &mut v), 3);
         assert_eq!(v, [0, 1, 2]);

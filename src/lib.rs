@@ -6,7 +6,9 @@
 //! - [`jsonrpc`]: JSON-RPC 2.0 messages (parse with simd-json, write into buffers).
 //! - [`mcp`]: protocol versions, methods, error codes.
 //! - [`catalog`]: the lazy virtual catalog (index ↔ name, definitions, cursors).
-//! - [`payload`]: exact-size payloads and timestamps.
+//! - [`churn`]: `-churn`, a catalog window moving with the clock, and its notifications.
+//! - [`payload`]: exact-size payloads (text and base64) and timestamps.
+//! - [`realism`]: optional size spreads, heavy definitions, content kinds, structured results.
 //! - [`dispatch`]: one message in, its response out; shared by every transport.
 //! - [`session`]: Streamable HTTP session modes, limits, eviction.
 //! - [`auth`]: bearer tokens and the exempt probe paths.
@@ -23,6 +25,7 @@
 pub mod admin;
 pub mod auth;
 pub mod catalog;
+pub mod churn;
 pub mod cli;
 pub mod dispatch;
 pub mod faults;
@@ -33,6 +36,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod payload;
 pub mod probe;
+pub mod realism;
 pub mod roundtrip;
 pub mod session;
 pub mod shutdown;

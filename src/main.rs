@@ -87,6 +87,9 @@ fn log_configuration(c: &Config) {
     if c.faults.is_active() {
         log::info!("fault injection: {}", c.faults);
     }
+    if !c.realism.is_off() {
+        log::info!("catalog realism: {}", c.realism.describe());
+    }
     if c.transport == Transport::Stdio {
         if c.admin {
             log::warn!("-admin is ignored for stdio transport (the admin endpoint is HTTP)");

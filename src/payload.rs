@@ -101,6 +101,130 @@ impl FillerStream {
     }
 }
 
+impl FillerStream {
+    /// Fills the front of `buf` with the next filler bytes; returns how many were written.
+    pub fn fill(&mut self, buf: &mut [u8]) -> usize {
+        let total = (self.remaining.min(buf.len() as u64)) as usize;
+        let mut at = 0;
+        while at < total {
+            let take = (total - at).min(BLOCK_LEN - self.phase);
+            buf[at..at + take].copy_from_slice(&FILLER_BLOCK[self.phase..self.phase + take]);
+            self.phase = (self.phase + take) % FILLER.len();
+            at += take;
+        }
+        self.remaining -= total as u64;
+        total
+    }
+}
+
+/// Writes `head` followed by filler, cut to exactly `size` bytes (a description or any other
+/// text of a given length that must need no JSON escaping: `head` must not either).
+pub fn write_exact_text(out: &mut Vec<u8>, head: &[&[u8]], size: u64) {
+    let mut left = size;
+    for part in head {
+        let take = (part.len() as u64).min(left) as usize;
+        out.extend_from_slice(&part[..take]);
+        left -= take as u64;
+    }
+    FillerStream::new(left).write(out, u64::MAX);
+}
+
+/// Length of the standard base64 (padded) encoding of `decoded` bytes.
+pub const fn base64_len(decoded: u64) -> u64 {
+    decoded.div_ceil(3) * 4
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Appends the padded base64 encoding of `data`.
+pub fn write_base64(out: &mut Vec<u8>, data: &[u8]) {
+    let mut buf = [0u8; 4 * 256];
+    for block in data.chunks(3 * 256) {
+        let mut n = 0;
+        for chunk in block.chunks(3) {
+            let b = [
+                chunk[0],
+                chunk.get(1).copied().unwrap_or(0),
+                chunk.get(2).copied().unwrap_or(0),
+            ];
+            let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            buf[n] = B64[(v >> 18) as usize & 63];
+            buf[n + 1] = B64[(v >> 12) as usize & 63];
+            buf[n + 2] = if chunk.len() > 1 {
+                B64[(v >> 6) as usize & 63]
+            } else {
+                b'='
+            };
+            buf[n + 3] = if chunk.len() > 2 {
+                B64[v as usize & 63]
+            } else {
+                b'='
+            };
+            n += 4;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A payload (the same bytes as [`write_payload`]) written as base64, possibly over several
+/// calls: binary content of an exact decoded size. Base64 has no characters that need JSON
+/// escaping either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base64Stream {
+    head: [u8; 96],
+    head_len: usize,
+    head_pos: usize,
+    filler: FillerStream,
+}
+
+impl Base64Stream {
+    /// The payload for `name` of `size` decoded bytes.
+    pub fn new(name: &[u8], size: u64) -> Self {
+        let mut head = [0u8; 96];
+        let mut n = 0;
+        for part in [b"Response from ".as_slice(), name, b". "] {
+            let take = part.len().min(head.len() - n);
+            head[n..n + take].copy_from_slice(&part[..take]);
+            n += take;
+        }
+        // Names beyond the buffer are not produced by the catalog: their prefix is cut short.
+        let head_len = (size.min(n as u64)) as usize;
+        Self {
+            head,
+            head_len,
+            head_pos: 0,
+            filler: FillerStream::new(size - head_len as u64),
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.head_pos == self.head_len && self.filler.is_done()
+    }
+
+    /// Base64 characters still to come.
+    pub fn remaining(&self) -> u64 {
+        base64_len((self.head_len - self.head_pos) as u64 + self.filler.remaining())
+    }
+
+    /// Appends at least `max` more characters (in whole groups of 4) unless the end comes
+    /// first.
+    pub fn write(&mut self, out: &mut Vec<u8>, max: u64) {
+        let mut raw = [0u8; 3 * 1024];
+        let mut written = 0u64;
+        while !self.is_done() && written < max {
+            let head = &self.head[self.head_pos..self.head_len];
+            let mut n = head.len().min(raw.len());
+            raw[..n].copy_from_slice(&head[..n]);
+            self.head_pos += n;
+            n += self.filler.fill(&mut raw[n..]);
+            // Only the last group may be partial (padded): every earlier one is whole.
+            debug_assert!(n % 3 == 0 || self.is_done());
+            write_base64(out, &raw[..n]);
+            written += base64_len(n as u64);
+        }
+    }
+}
+
 /// Writes the current UTC time as RFC 3339 with second precision, e.g. `2026-01-02T03:04:05Z`.
 /// The text is formatted once per second per thread and copied after that.
 pub fn write_timestamp_now(out: &mut Vec<u8>) {
@@ -231,6 +355,49 @@ mod tests {
     fn long_names_are_handled() {
         let name = "n".repeat(300);
         assert_eq!(payload(&name, 1000), reference(&name, 1000).as_bytes());
+    }
+
+    /// Decodes padded base64 (the test's own decoder, independent of the encoder).
+    fn decode(b64: &[u8]) -> Vec<u8> {
+        let val = |c: u8| B64.iter().position(|&x| x == c).expect("base64 alphabet") as u32;
+        let mut out = Vec::new();
+        for q in b64.chunks(4) {
+            let pad = q.iter().filter(|&&c| c == b'=').count();
+            let n = q[..4 - pad].iter().fold(0u32, |n, &c| (n << 6) | val(c)) << (6 * pad);
+            out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8][..3 - pad]);
+        }
+        out
+    }
+
+    #[test]
+    fn base64_payloads_decode_to_the_exact_payload() {
+        for size in [0u64, 1, 2, 3, 4, 31, 32, 33, 3071, 3072, 3073, 100_000] {
+            let mut s = Base64Stream::new(b"benchmark_tool_9", size);
+            assert_eq!(s.remaining(), base64_len(size));
+            let mut out = Vec::new();
+            let mut step = 1;
+            while !s.is_done() {
+                s.write(&mut out, step);
+                step = step * 5 + 1;
+            }
+            assert_eq!(out.len() as u64, base64_len(size), "size {size}");
+            assert_eq!(
+                decode(&out),
+                payload("benchmark_tool_9", size),
+                "size {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn exact_texts_are_cut_to_size() {
+        for size in [0u64, 3, 10, 40, 1000] {
+            let mut out = Vec::new();
+            write_exact_text(&mut out, &[b"Head ", b"7. "], size);
+            assert_eq!(out.len() as u64, size);
+            let full = [b"Head 7. ".as_slice(), &FILLER.repeat(50)].concat();
+            assert_eq!(out, full[..size as usize]);
+        }
     }
 
     #[test]

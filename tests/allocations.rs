@@ -7,6 +7,7 @@ use std::cell::Cell;
 use benchmark_server::catalog::Catalog;
 use benchmark_server::dispatch::{CHUNK_BYTES, Dispatcher, Reply, Session};
 use benchmark_server::jsonrpc::Parser;
+use benchmark_server::realism::{Content, Realism, Spread};
 
 struct Counting;
 
@@ -107,4 +108,82 @@ fn calls_and_reads_allocate_a_constant_amount() {
     // A 10 MB payload is streamed from the filler block: a few allocations, not one per chunk.
     let big = allocations_for(&dispatcher(100, 10 * 1024 * 1024), call);
     assert!(big <= 6, "{big} allocations for a 10 MB tools/call");
+}
+
+/// Every realism knob that shapes definitions or results, on.
+fn heavy_realism(size: u64) -> Realism {
+    Realism {
+        sizes: [Spread {
+            lo: size,
+            hi: size * 2,
+        }; 3],
+        payload_size_arg: true,
+        description_size: Some(Spread { lo: 100, hi: 2000 }),
+        params: Some(Spread { lo: 1, hi: 20 }),
+        schema_depth: Spread { lo: 0, hi: 6 },
+        enum_size: Spread { lo: 0, hi: 8 },
+        content: Content::Mixed,
+        structured: true,
+        ..Realism::off([size; 3])
+    }
+}
+
+fn with_realism(items: u64, realism: Realism) -> Dispatcher {
+    let sizes = realism.sizes.map(|s| s.lo);
+    Dispatcher::new(
+        Catalog::new([items, items, items], sizes).with_realism(realism),
+        0,
+        "benchmark-server",
+    )
+}
+
+fn heavy(items: u64, size: u64) -> Dispatcher {
+    with_realism(items, heavy_realism(size))
+}
+
+#[test]
+fn listing_with_the_realism_knobs_on_allocates_nothing_per_item() {
+    for method in ["tools/list", "resources/list", "prompts/list"] {
+        let request = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}"}}"#);
+        let small = allocations_for(&heavy(100, 10), request.as_bytes());
+        let large = allocations_for(&heavy(20_000, 10), request.as_bytes());
+        assert_eq!(
+            small, large,
+            "{method}: {small} allocations at 100 items, {large} at 20,000"
+        );
+        assert!(
+            large <= 4,
+            "{method}: {large} allocations for a whole listing"
+        );
+    }
+}
+
+#[test]
+fn realism_calls_allocate_a_constant_amount() {
+    for i in 96..100 {
+        // Each content kind once (mixed cycles by index), structured results on.
+        let call = format!(
+            r#"{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{{"name":"benchmark_tool_{i}","arguments":{{"param1":"a"}}}}}}"#
+        );
+        let read = format!(
+            r#"{{"jsonrpc":"2.0","id":8,"method":"resources/read","params":{{"uri":"benchmark://benchmark_resource_{i}"}}}}"#
+        );
+        for request in [call, read] {
+            let small = allocations_for(&heavy(100, 1000), request.as_bytes());
+            let large = allocations_for(&heavy(10_000_000, 1000), request.as_bytes());
+            assert_eq!(small, large, "{request}");
+            assert!(large <= 4, "{large} allocations for {request}");
+        }
+    }
+    // Large results are streamed in segments: a few allocations, not one per chunk.
+    let call = br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"benchmark_tool_1","arguments":{"payload_size":5000000}}}"#;
+    let d = with_realism(
+        100,
+        Realism {
+            max_payload_size: 10_000_000,
+            ..heavy_realism(1000)
+        },
+    );
+    let big = allocations_for(&d, call);
+    assert!(big <= 12, "{big} allocations for a 5 MB image call");
 }

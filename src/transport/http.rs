@@ -538,8 +538,13 @@ fn reply_response(
             let mut event = SSE_EVENT_START.to_vec();
             event.extend_from_slice(&out[prefix_len..]);
             event.extend_from_slice(SSE_EVENT_END);
+            let interest = crate::churn::Interest::from_ack(
+                &out[prefix_len..],
+                inst.dispatcher.load().catalog(),
+            );
+            let feed = crate::churn::Feed::new(&inst.dispatcher.load(), interest, None);
             let mut response = HttpResponse::new(ResponseBody::Events(Box::new(
-                EventStream::idle_after(&inst.shared, slot, Bytes::from(event)),
+                EventStream::idle_after(&inst.shared, slot, Bytes::from(event)).with_churn(feed),
             )));
             sse_headers(&mut response);
             return response;
@@ -616,10 +621,28 @@ fn get(inst: &Instance, req: &Request<Incoming>) -> HttpResponse {
                     "Too many open streams for this session\n",
                 );
             }
-            EventStream::new(&inst.shared, slot, rx, None)
+            // Weak: the stream must not keep its session (and so its own sender) alive.
+            let session = std::sync::Arc::downgrade(&entry);
+            let subscriptions: crate::churn::Subscriptions = Box::new(move || {
+                let entry = session.upgrade();
+                entry
+                    .map(|e| e.state().subscriptions.clone())
+                    .unwrap_or_default()
+            });
+            let interest = crate::churn::Interest::all_lists();
+            let feed =
+                crate::churn::Feed::new(&inst.dispatcher.load(), interest, Some(subscriptions));
+            EventStream::new(&inst.shared, slot, rx, None).with_churn(feed)
         }
         // A signed session has no server-side state to attach to: keep-alives until shutdown.
-        Found::Signed(_) => EventStream::idle(&inst.shared, slot),
+        Found::Signed(_) => {
+            let interest = crate::churn::Interest::all_lists();
+            EventStream::idle(&inst.shared, slot).with_churn(crate::churn::Feed::new(
+                &inst.dispatcher.load(),
+                interest,
+                None,
+            ))
+        }
     };
     let mut response = HttpResponse::new(ResponseBody::Events(Box::new(stream)));
     sse_headers(&mut response);

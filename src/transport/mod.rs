@@ -189,6 +189,8 @@ pub struct EventStream {
     _keep_open: Option<mpsc::Sender<Bytes>>,
     /// This stream's place among `-max-sse-streams`, given back when it is dropped.
     _slot: limits::StreamSlot,
+    /// Change notifications when the catalog churns (`-churn`).
+    churn: Option<Box<crate::churn::Feed>>,
     done: bool,
     /// The last chunk sent ended inside an event (a large reply goes out in several chunks): a
     /// keep-alive comment now would land in the middle of it.
@@ -239,9 +241,16 @@ impl EventStream {
             on_close,
             _keep_open: keep_open,
             _slot: slot,
+            churn: None,
             done: false,
             mid_event: false,
         }
+    }
+
+    /// Adds the catalog's change notifications to the stream (no-op when it does not churn).
+    pub fn with_churn(mut self, feed: Option<crate::churn::Feed>) -> Self {
+        self.churn = feed.map(Box::new);
+        self
     }
 
     fn finish(&mut self) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
@@ -270,14 +279,21 @@ impl EventStream {
         if self.shutdown.as_mut().poll(cx).is_ready() {
             return self.finish();
         }
-        // A tick inside an event is skipped (polling on until one is pending, so the timer
-        // wakes this stream again); the next one comes a period later.
-        while self.keepalive.poll_tick(cx).is_ready() {
-            if !self.mid_event {
-                return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
-                    b": keep-alive\n\n",
-                )))));
-            }
+        // Change notifications and keep-alives go only between events, never inside one.
+        if self.mid_event {
+            // Poll on until pending, so the timer wakes this stream again.
+            while self.keepalive.poll_tick(cx).is_ready() {}
+            return Poll::Pending;
+        }
+        if let Some(feed) = &mut self.churn
+            && let Poll::Ready(events) = feed.poll(cx)
+        {
+            return Poll::Ready(Some(Ok(Frame::data(Bytes::from(events)))));
+        }
+        if self.keepalive.poll_tick(cx).is_ready() {
+            return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
+                b": keep-alive\n\n",
+            )))));
         }
         Poll::Pending
     }

@@ -133,6 +133,7 @@ fn open(inst: &Instance) -> HttpResponse {
             "Stream could not start\n",
         );
     }
+    let feed;
     {
         let mut table = lock(&sessions.table);
         if table.len() >= sessions.max {
@@ -150,13 +151,16 @@ fn open(inst: &Instance) -> HttpResponse {
             );
             return r;
         }
-        table.insert(
-            id.clone(),
-            Arc::new(SseSession {
-                state: Mutex::new(Session::default()),
-                tx: tokio::sync::Mutex::new(tx),
-            }),
+        let session = Arc::new(SseSession {
+            state: Mutex::new(Session::default()),
+            tx: tokio::sync::Mutex::new(tx),
+        });
+        feed = crate::churn::Feed::new(
+            &inst.dispatcher.load(),
+            crate::churn::Interest::all_lists(),
+            Some(subscriptions_of(&session)),
         );
+        table.insert(id.clone(), session);
         metrics::sessions_changed(Transport::Sse, 1);
     }
     log::debug!("SSE stream opened ({} open)", sessions.len());
@@ -165,10 +169,24 @@ fn open(inst: &Instance) -> HttpResponse {
         remove_counted(&table, &id);
         log::debug!("SSE stream closed");
     });
-    let stream = EventStream::new(&inst.shared, slot, rx, Some(on_close));
+    let stream = EventStream::new(&inst.shared, slot, rx, Some(on_close)).with_churn(feed);
     let mut response = HttpResponse::new(ResponseBody::Events(Box::new(stream)));
     sse_headers(&mut response);
     response
+}
+
+/// Reads the resource subscriptions of `session` (weakly: the session owns the stream's sender).
+fn subscriptions_of(session: &Arc<SseSession>) -> crate::churn::Subscriptions {
+    let session = Arc::downgrade(session);
+    Box::new(move || {
+        session
+            .upgrade()
+            .map(|s| {
+                let state = s.state.lock().unwrap_or_else(|e| e.into_inner());
+                state.subscriptions.clone()
+            })
+            .unwrap_or_default()
+    })
 }
 
 fn query_session_id(req: &Request<Incoming>) -> Option<&str> {

@@ -13,16 +13,23 @@
 //! stdout and wait, parked, while other lines are served; the client's response line resumes
 //! them ([`crate::roundtrip`]).
 
+//!
+//! When the catalog churns (`-churn`), a second thread writes the change notifications
+//! between responses (never inside one), so they arrive while the client is idle too.
+
 use std::io::{self, BufRead, Read, Write};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use crate::churn::{Churn, Interest, write_changes};
 use crate::cli::Transport;
 use crate::dispatch::{CHUNK_BYTES, Dispatcher, Reply, Session};
 use crate::faults::{FaultKind, SharedWriter, StdioDeferrer};
 use crate::jsonrpc::{Parser, write_error};
-use crate::mcp::error_code;
+use crate::mcp::{Method, error_code};
 use crate::metrics;
 use crate::roundtrip::{self, Call, Planned, Step};
 
@@ -34,7 +41,9 @@ pub fn serve<R: Read, W: Write + Send + 'static>(
     mut output: W,
     max_line: usize,
 ) -> io::Result<()> {
-    let result = if dispatcher
+    let result = if let Some(churn) = dispatcher.catalog().churn() {
+        serve_churning(dispatcher, churn, input, output, max_line)
+    } else if dispatcher
         .faults()
         .is_some_and(|f| f.config().has_latency())
     {
@@ -46,15 +55,112 @@ pub fn serve<R: Read, W: Write + Send + 'static>(
             &mut shared.clone(),
             max_line,
             Some(&deferrer),
+            None,
         );
         deferrer.finish();
         result
     } else {
-        serve_inner(dispatcher, input, &mut output, max_line, None)
+        serve_inner(dispatcher, input, &mut output, max_line, None, None)
     };
     match result {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Serves with a thread writing the change notifications of a churning catalog.
+fn serve_churning<R: Read, W: Write + Send>(
+    dispatcher: &Dispatcher,
+    churn: Churn,
+    input: R,
+    output: W,
+    max_line: usize,
+) -> io::Result<()> {
+    let output = Mutex::new(output);
+    let subscriptions = Mutex::new(Vec::new());
+    let (stop, stopped) = mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        let (out, subs) = (&output, &subscriptions);
+        scope.spawn(move || notify_changes(dispatcher, churn, out, subs, stopped));
+        let mut locked = Locked {
+            shared: &output,
+            guard: None,
+        };
+        let result = serve_inner(
+            dispatcher,
+            input,
+            &mut locked,
+            max_line,
+            None,
+            Some(&subscriptions),
+        );
+        drop(locked);
+        drop(stop);
+        result
+    })
+}
+
+/// Writes the notifications of each catalog change until `stop` closes or output fails.
+fn notify_changes<W: Write>(
+    dispatcher: &Dispatcher,
+    churn: Churn,
+    output: &Mutex<W>,
+    subscriptions: &Mutex<Vec<u64>>,
+    stop: mpsc::Receiver<()>,
+) {
+    let mut generation = churn.generation();
+    loop {
+        match stop.recv_timeout(churn.until(generation + 1)) {
+            Err(RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        let now = churn.generation();
+        if now <= generation {
+            continue;
+        }
+        let interest = Interest {
+            resources: lock(subscriptions).clone(),
+            ..Interest::all_lists()
+        };
+        let mut messages = Vec::new();
+        write_changes(
+            dispatcher.catalog(),
+            &churn,
+            &interest,
+            generation,
+            now,
+            &mut messages,
+        );
+        generation = now;
+        let mut out = lock(output);
+        if out.write_all(&messages).and_then(|()| out.flush()).is_err() {
+            return;
+        }
+    }
+}
+
+/// The shared output, held from the first write of a response until the next flush, so the
+/// notification thread writes only between whole responses.
+struct Locked<'a, W> {
+    shared: &'a Mutex<W>,
+    guard: Option<MutexGuard<'a, W>>,
+}
+
+impl<W: Write> Write for Locked<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let shared = self.shared;
+        self.guard.get_or_insert_with(|| lock(shared)).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.guard.take() {
+            Some(mut g) => g.flush(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -64,6 +170,7 @@ fn serve_inner<R: Read, W: Write>(
     output: &mut W,
     max_line: usize,
     deferrer: Option<&StdioDeferrer>,
+    subscriptions: Option<&Mutex<Vec<u64>>>,
 ) -> io::Result<()> {
     let mut reader = io::BufReader::with_capacity(CHUNK_BYTES, input);
     let mut conn = Connection {
@@ -74,6 +181,7 @@ fn serve_inner<R: Read, W: Write>(
         deferrer,
         calls: Vec::new(),
         clock: None,
+        subscriptions,
     };
     // A line that did not fit in the read buffer is gathered here.
     let mut partial: Vec<u8> = Vec::new();
@@ -145,6 +253,8 @@ struct Connection<'d> {
     /// write): the next message's dispatch starts then, which saves a clock read per message
     /// while lines are pipelined.
     clock: Option<Instant>,
+    /// Where the notification thread reads the resource subscriptions (with `-churn`).
+    subscriptions: Option<&'d Mutex<Vec<u64>>>,
 }
 
 /// A fixture call whose server request was written to stdout, and when it times out.
@@ -222,6 +332,14 @@ impl Connection<'_> {
             ended.saturating_duration_since(started),
         );
         self.clock = Some(ended);
+        if let Some(shared) = self.subscriptions
+            && matches!(
+                outcome.method,
+                Some(Method::ResourcesSubscribe | Method::ResourcesUnsubscribe)
+            )
+        {
+            lock(shared).clone_from(&self.session.subscriptions);
+        }
         match outcome.reply {
             Reply::Nothing => {}
             Reply::Complete | Reply::Subscription => self.out.push(b'\n'),
