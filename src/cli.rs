@@ -1249,6 +1249,14 @@ mod tests {
     }
 
     #[test]
+    fn latency_and_churn_share_no_stdio_pipe() {
+        let both = ["-latency=fixed:5ms", "-churn=5s:10"];
+        assert_eq!(error(&both).flag, Some("latency"));
+        let c = run(&["-transport=http", both[0], both[1]]);
+        assert!(c.faults.has_latency() && !c.realism.is_off());
+    }
+
+    #[test]
     fn all_four_go_spellings_work() {
         for args in [
             &["-tools=7"][..],
