@@ -171,6 +171,12 @@ const FLAGS: &[Flag] = &[
         "Largest payload_size a tool call may ask for (with -payload-size-arg)",
     ),
     flag(
+        "max-pipelined",
+        Int,
+        "16384",
+        "Most delayed (-latency) stdio requests waiting at once; stdin is not read while at the cap",
+    ),
+    flag(
         "max-request-bytes",
         Int,
         "4194304",
@@ -445,6 +451,8 @@ pub struct Config {
     /// `-idle-timeout`: `None` keeps idle connections open.
     pub idle_timeout: Option<Duration>,
     pub max_sse_streams: usize,
+    /// `-max-pipelined`: delayed stdio requests in flight at most.
+    pub max_pipelined: usize,
     pub drain_delay: Duration,
     /// Worker threads for the HTTP transports (resolved: at least 1).
     pub threads: usize,
@@ -1072,6 +1080,16 @@ where
             }
             n => usize::try_from(n).unwrap_or(usize::MAX).min(1 << 20),
         },
+        max_pipelined: match count("max-pipelined")? {
+            0 => {
+                return Err(invalid(
+                    "max-pipelined",
+                    &text("max-pipelined"),
+                    "must be at least 1",
+                ));
+            }
+            n => usize::try_from(n).unwrap_or(usize::MAX).min(1 << 20),
+        },
         drain_delay: duration("drain-delay")?,
         metrics_public: match parse_bool(&text("metrics-public")) {
             Some(b) => b,
@@ -1245,6 +1263,9 @@ mod tests {
             Some(Duration::from_millis(1500))
         );
         assert_eq!(error(&["-max-sse-streams=0"]).flag, Some("max-sse-streams"));
+        assert_eq!(run(&[]).max_pipelined, 16384);
+        assert_eq!(run(&["-max-pipelined=2"]).max_pipelined, 2);
+        assert_eq!(error(&["-max-pipelined=0"]).flag, Some("max-pipelined"));
         assert_eq!(error(&["-idle-timeout=soon"]).flag, Some("idle-timeout"));
     }
 

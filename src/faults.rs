@@ -1000,12 +1000,17 @@ pub struct StdioDeferrer {
     /// Each pending task holds a clone; `finish` waits until all are gone.
     pending: Option<std::sync::mpsc::Sender<()>>,
     done: std::sync::mpsc::Receiver<()>,
+    /// `-max-pipelined`: a task holds a permit; at the cap the reader waits for one, so a
+    /// flooding client is slowed (its pipe fills) instead of buffered.
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+    max: usize,
 }
 
 impl StdioDeferrer {
     pub fn start(
         dispatcher: &crate::dispatch::Dispatcher,
         out: SharedWriter,
+        max_pipelined: usize,
     ) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -1018,13 +1023,32 @@ impl StdioDeferrer {
             out,
             pending: Some(pending),
             done,
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(max_pipelined)),
+            max: max_pipelined,
         })
+    }
+
+    /// A place for one more delayed request, waiting (and not reading stdin) at the cap.
+    fn slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            return Some(permit);
+        }
+        log::debug!(
+            "stdio: {} delayed requests in flight (-max-pipelined); input paused",
+            self.max
+        );
+        self.runtime
+            .block_on(self.slots.clone().acquire_owned())
+            .ok()
     }
 
     /// Answers `line` after `plan.delay`, from a task of its own, with a copy of the session
     /// (requests that change it go through [`StdioDeferrer::write_later`]).
     pub fn defer(&self, plan: Plan, line: &[u8], mut session: crate::dispatch::Session) {
         let Some(pending) = self.pending.clone() else {
+            return;
+        };
+        let Some(slot) = self.slot() else {
             return;
         };
         let line = line.to_vec();
@@ -1046,13 +1070,16 @@ impl StdioDeferrer {
             if let Err(e) = out.write_all(&buf).and_then(|()| out.flush()) {
                 log::debug!("stdout: {e}");
             }
-            drop(pending);
+            drop((slot, pending));
         });
     }
 
     /// Writes `response` (complete lines) after `delay`.
     pub fn write_later(&self, delay: Duration, response: Vec<u8>) {
         let Some(pending) = self.pending.clone() else {
+            return;
+        };
+        let Some(slot) = self.slot() else {
             return;
         };
         let mut out = self.out.clone();
@@ -1062,7 +1089,7 @@ impl StdioDeferrer {
             if let Err(e) = out.write_all(&response).and_then(|()| out.flush()) {
                 log::debug!("stdout: {e}");
             }
-            drop(pending);
+            drop((slot, pending));
         });
     }
 

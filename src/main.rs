@@ -159,12 +159,14 @@ fn run(config: &Config) -> Result<(), String> {
                     std::io::stdin().lock(),
                     out,
                     config.max_request_bytes,
+                    config.max_pipelined,
                 ),
                 Err(_) => stdio::serve(
                     &dispatcher,
                     std::io::stdin().lock(),
                     stdout,
                     config.max_request_bytes,
+                    config.max_pipelined,
                 ),
             };
             if summary_at_exit {

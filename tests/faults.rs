@@ -99,6 +99,39 @@ fn ten_thousand_concurrent_calls_delayed_one_second_finish_in_about_one_second()
     assert!(c.wait_exit(TIMEOUT).success());
 }
 
+/// At `-max-pipelined` the server stops reading: 6 calls delayed 300 ms with room for 2 at a
+/// time come back in three waves, every one of them answered.
+#[test]
+fn max_pipelined_holds_delayed_calls_back_in_waves() {
+    let mut c = StdioClient::start([
+        "-tools=10",
+        "-tool-size=10",
+        "-latency=tools/call=fixed:300ms",
+        "-max-pipelined=2",
+        "-log-level=none",
+    ]);
+    let mut batch = String::new();
+    for id in 0..6 {
+        batch.push_str(&call_line(id, id % 10, ""));
+        batch.push('\n');
+    }
+    let start = Instant::now();
+    c.send_raw(batch.as_bytes());
+    let mut ids = HashSet::new();
+    while ids.len() < 6 {
+        let v = c.recv();
+        assert!(v["result"]["content"].is_array(), "{v}");
+        ids.insert(v["id"].as_u64().unwrap());
+    }
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(850),
+        "three waves took only {took:?}"
+    );
+    c.close_stdin();
+    assert!(c.wait_exit(TIMEOUT).success());
+}
+
 /// Sends `n` calls one every `gap` (so the server is never the bottleneck) and returns each
 /// call's latency, from its write to the arrival of its response line, by tool index.
 fn paced_latencies(args: &[&str], n: u64, gap: Duration) -> Vec<(u64, f64)> {

@@ -40,6 +40,7 @@ pub fn serve<R: Read, W: Write + Send + 'static>(
     input: R,
     mut output: W,
     max_line: usize,
+    max_pipelined: usize,
 ) -> io::Result<()> {
     let result = if let Some(churn) = dispatcher.catalog().churn() {
         serve_churning(dispatcher, churn, input, output, max_line)
@@ -48,7 +49,7 @@ pub fn serve<R: Read, W: Write + Send + 'static>(
         .is_some_and(|f| f.config().has_latency())
     {
         let shared = SharedWriter::new(output);
-        let deferrer = StdioDeferrer::start(dispatcher, shared.clone())?;
+        let deferrer = StdioDeferrer::start(dispatcher, shared.clone(), max_pipelined)?;
         let result = serve_inner(
             dispatcher,
             input,
