@@ -282,7 +282,8 @@ impl FaultKind {
         Ok(kind)
     }
 
-    fn slot(self) -> usize {
+    /// This kind's place in [`KIND_NAMES`] and in the counters.
+    pub fn slot(self) -> usize {
         match self {
             FaultKind::JsonRpc => 0,
             FaultKind::IsError => 1,
@@ -700,10 +701,10 @@ impl Faults {
         }
         if let Some(k) = fault {
             self.injected[k.slot()].fetch_add(1, Ordering::Relaxed);
-            crate::metrics::fault_injected(k.into());
+            crate::metrics::fault_injected(k);
         }
         if !delay.is_zero() {
-            crate::metrics::fault_injected(crate::metrics::FaultKind::Latency);
+            crate::metrics::delay_injected();
         }
         let progress = (tool_call && !delay.is_zero())
             .then(|| {

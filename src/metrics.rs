@@ -167,85 +167,20 @@ fn bucket_index(ns: u64) -> usize {
 /// HTTP statuses 100–599, for the two HTTP transports.
 const STATUSES: usize = 500;
 
-/// Kinds of injected fault, as `-error-rate` and `-latency` produce them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultKind {
-    /// A JSON-RPC error instead of the result.
-    Jsonrpc,
-    /// A tool result with `isError: true`.
-    IsError,
-    Http500,
-    Http503,
-    Http429,
-    /// No answer until the client gives up.
-    Hang,
-    /// The connection is closed mid-response.
-    Drop,
-    /// A response that is not valid JSON.
-    Malformed,
-    /// A response larger than asked for.
-    Oversized,
-    /// An injected delay.
-    Latency,
-}
-
-impl FaultKind {
-    pub const ALL: [FaultKind; 10] = [
-        FaultKind::Jsonrpc,
-        FaultKind::IsError,
-        FaultKind::Http500,
-        FaultKind::Http503,
-        FaultKind::Http429,
-        FaultKind::Hang,
-        FaultKind::Drop,
-        FaultKind::Malformed,
-        FaultKind::Oversized,
-        FaultKind::Latency,
-    ];
-
-    /// The `kind` label.
-    pub fn label(self) -> &'static str {
-        match self {
-            FaultKind::Jsonrpc => "jsonrpc",
-            FaultKind::IsError => "iserror",
-            FaultKind::Http500 => "http500",
-            FaultKind::Http503 => "http503",
-            FaultKind::Http429 => "http429",
-            FaultKind::Hang => "hang",
-            FaultKind::Drop => "drop",
-            FaultKind::Malformed => "malformed",
-            FaultKind::Oversized => "oversized",
-            FaultKind::Latency => "latency",
-        }
+/// The `kind` labels of injected faults: the `-error-rate` kinds in their counter order
+/// ([`crate::faults::KIND_NAMES`]), then `latency` for each delayed request.
+const FAULT_LABELS: [&str; crate::faults::KIND_NAMES.len() + 1] = {
+    let mut labels = ["latency"; crate::faults::KIND_NAMES.len() + 1];
+    let mut i = 0;
+    while i < crate::faults::KIND_NAMES.len() {
+        labels[i] = crate::faults::KIND_NAMES[i];
+        i += 1;
     }
+    labels
+};
+const LATENCY_SLOT: usize = crate::faults::KIND_NAMES.len();
 
-    pub fn parse(label: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.label() == label)
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl From<crate::faults::FaultKind> for FaultKind {
-    fn from(kind: crate::faults::FaultKind) -> Self {
-        use crate::faults::FaultKind as F;
-        match kind {
-            F::JsonRpc => FaultKind::Jsonrpc,
-            F::IsError => FaultKind::IsError,
-            F::Http500 => FaultKind::Http500,
-            F::Http503 => FaultKind::Http503,
-            F::Http429 => FaultKind::Http429,
-            F::Hang => FaultKind::Hang,
-            F::Drop => FaultKind::Drop,
-            F::Malformed => FaultKind::Malformed,
-            F::Oversized(_) => FaultKind::Oversized,
-        }
-    }
-}
-
-const FAULTS: usize = FaultKind::ALL.len();
+const FAULTS: usize = FAULT_LABELS.len();
 
 // ---------------------------------------------------------------------------------------------
 // Shards
@@ -446,8 +381,13 @@ pub fn http_response(transport: Transport, status: u16) {
 }
 
 /// Counts one injected fault.
-pub fn fault_injected(kind: FaultKind) {
-    writer().add(FAULTS_AT + kind.index(), 1);
+pub fn fault_injected(kind: crate::faults::FaultKind) {
+    writer().add(FAULTS_AT + kind.slot(), 1);
+}
+
+/// A request was delayed by `-latency`.
+pub fn delay_injected() {
+    writer().add(FAULTS_AT + LATENCY_SLOT, 1);
 }
 
 static SESSIONS: [AtomicI64; TRANSPORTS] = [const { AtomicI64::new(0) }; TRANSPORTS];
@@ -679,9 +619,9 @@ pub fn render() -> String {
         "Faults injected by -error-rate and -latency, by kind.",
     );
     let name = format!("{NS}_faults_injected_total");
-    for kind in FaultKind::ALL {
-        let n = get(FAULTS_AT + kind.index());
-        sample(&mut out, &name, &[("kind", kind.label())], n);
+    for (i, label) in FAULT_LABELS.iter().enumerate() {
+        let n = get(FAULTS_AT + i);
+        sample(&mut out, &name, &[("kind", label)], n);
     }
 
     header(
@@ -763,10 +703,8 @@ mod tests {
         }
         assert_eq!(method_index(Some(Method::Other)), METHODS - 2);
         assert_eq!(method_index(None), METHODS - 1);
-        for kind in FaultKind::ALL {
-            assert_eq!(FaultKind::parse(kind.label()), Some(kind));
-        }
-        assert_eq!(FaultKind::parse("nope"), None);
+        assert_eq!(FAULT_LABELS[LATENCY_SLOT], "latency");
+        assert_eq!(FAULT_LABELS[..LATENCY_SLOT], crate::faults::KIND_NAMES);
         assert_eq!(BOUND_LABELS.len(), BOUNDS_NS.len());
         for (bound, label) in BOUNDS_NS.iter().zip(BOUND_LABELS) {
             let seconds: f64 = label.parse().unwrap();
@@ -867,7 +805,8 @@ mod tests {
 
     #[test]
     fn the_exposition_has_help_and_type_for_every_family() {
-        fault_injected(FaultKind::Hang);
+        fault_injected(crate::faults::FaultKind::Hang);
+        delay_injected();
         http_response(Transport::Http, 418);
         let text = render();
         let mut typed = std::collections::HashSet::new();
