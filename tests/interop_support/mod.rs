@@ -56,7 +56,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 const LAYOUT_VERSION: &str = "interop-install-v1";
 
 /// The npm client scripts copied next to `node_modules/`.
-const NODE_SCRIPTS: &[&str] = &["client.mjs", "client_v2.mjs"];
+const NODE_SCRIPTS: &[&str] = &["checks.mjs", "client.mjs", "client_v2.mjs"];
 
 /// The stateless protocol revision.
 pub const MODERN: &str = "2026-07-28";

@@ -14,17 +14,9 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { Mismatch, TOOL_ARGUMENTS, check, checkNames, onlyText, parseJson } from "./checks.mjs";
 
-const TOOL_ARGUMENTS = { param1: "hello", param2: 'wörld "quoted"' };
 const PROMPT_ARGUMENTS = { arg1: "v1" };
-
-class Mismatch extends Error {}
-
-function check(condition, message) {
-  if (!condition) {
-    throw new Mismatch(message);
-  }
-}
 
 function usage(message) {
   process.stderr.write(
@@ -174,31 +166,6 @@ async function listAll(fetch, itemsOf) {
     }
     check(pages < 1_000_000, "listing never ends");
   }
-}
-
-function checkNames(items, prefix, expected, what) {
-  if (expected !== undefined) {
-    check(items.length === expected, `${what}: expected ${expected} items, got ${items.length}`);
-  }
-  items.forEach((item, i) => {
-    check(item.name === `${prefix}${i}`, `${what}: item ${i} is named ${JSON.stringify(item.name)}, expected ${prefix}${i}`);
-  });
-}
-
-function onlyText(content, what) {
-  check(content && typeof content.text === "string", `${what}: expected text content, got ${JSON.stringify(content)?.slice(0, 200)}`);
-  return content.text;
-}
-
-function parseJson(text, what) {
-  let value;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new Mismatch(`${what}: text is not JSON (${e.message}): ${JSON.stringify(text.slice(0, 200))}`);
-  }
-  check(value !== null && typeof value === "object" && !Array.isArray(value), `${what}: JSON is not an object`);
-  return value;
 }
 
 function deepEqual(a, b) {

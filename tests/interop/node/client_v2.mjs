@@ -22,20 +22,12 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { Client, ProtocolError, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import { Mismatch, TOOL_ARGUMENTS, check, checkNames, onlyText, parseJson } from "./checks.mjs";
 
-const TOOL_ARGUMENTS = { param1: "hello", param2: 'wörld "quoted"' };
 const PROMPT_ARGUMENTS = { arg1: "v1" };
 const MODERN = "2026-07-28";
 const META_VERSION = "io.modelcontextprotocol/protocolVersion";
 const META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
-
-class Mismatch extends Error {}
-
-function check(condition, message) {
-  if (!condition) {
-    throw new Mismatch(message);
-  }
-}
 
 function usage(message) {
   process.stderr.write(
@@ -241,31 +233,6 @@ function tap(transport, wire) {
     },
   });
   return transport;
-}
-
-function checkNames(items, prefix, expected, what) {
-  if (expected !== undefined) {
-    check(items.length === expected, `${what}: expected ${expected} items, got ${items.length}`);
-  }
-  items.forEach((item, i) => {
-    check(item.name === `${prefix}${i}`, `${what}: item ${i} is named ${JSON.stringify(item.name)}, expected ${prefix}${i}`);
-  });
-}
-
-function onlyText(content, what) {
-  check(content && typeof content.text === "string", `${what}: expected text content, got ${JSON.stringify(content)?.slice(0, 200)}`);
-  return content.text;
-}
-
-function parseJson(text, what) {
-  let value;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new Mismatch(`${what}: text is not JSON (${e.message}): ${JSON.stringify(text.slice(0, 200))}`);
-  }
-  check(value !== null && typeof value === "object" && !Array.isArray(value), `${what}: JSON is not an object`);
-  return value;
 }
 
 function sdkVersion() {
