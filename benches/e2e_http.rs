@@ -150,11 +150,16 @@ impl HttpServer {
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         let stderr = child.stderr.take().expect("piped");
         let (tx, rx) = std::sync::mpsc::channel();
-        // Reads the log for the address, then keeps draining it so the server never blocks.
+        // Reads the log for the address, then keeps draining it (showing warnings) so the
+        // server never blocks.
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                // A warning means the server hit a limit: the figures would not be comparable.
+                if line.contains(" WARN ") || line.contains(" ERROR ") {
+                    eprintln!("  server: {line}");
+                }
                 if let Some((_, rest)) = line.split_once("listening on http://")
                     && let Some(tx) = tx.take()
                 {

@@ -25,8 +25,10 @@ use crate::mcp::{
 use crate::payload::{FillerStream, write_payload_start, write_timestamp_now};
 use crate::roundtrip::{self, Target};
 
-/// How much of a large response is written before control goes back to the transport.
-pub const CHUNK_BYTES: usize = 64 * 1024;
+/// How much of a large response is written before control goes back to the transport: over
+/// HTTP, the memory one streaming reply holds (32 KiB × 100 replies in flight at once is
+/// 3.2 MiB); stdio gathers two of them per write.
+pub const CHUNK_BYTES: usize = 32 * 1024;
 
 /// The server's name and version as reported in `serverInfo`.
 pub const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -419,28 +419,69 @@ fn oversized_messages_get_413() {
 }
 
 #[test]
-fn a_stream_nobody_reads_is_closed_and_the_post_gets_503() {
-    // Far more than the stream's queue and the socket buffers together.
+fn a_stream_nobody_reads_is_closed() {
+    // Far more than the stream's budget and the socket buffers together.
     let s = start(&["-tools=100000"]);
     let c = Client::open(&s, "/sse");
-    let started = Instant::now();
-    let mut conn = s.connect();
-    conn.write_request(&post(
+    // The POST is accepted once its first chunk is queued: the client need not read the
+    // stream before it has the 202.
+    s.send(&post(
         &c.target("/messages"),
         &rpc(1, "tools/list", Value::Null),
-    ));
-    // The server gives up once the queue has made no progress for 10 s; socket buffers that
-    // grow on a loaded machine can let one more chunk through first, so allow a second wait.
+    ))
+    .expect(202);
+    let started = Instant::now();
+    // The next POST waits behind the reply, which makes no progress: once it has waited
+    // 10 s the session is closed, and so is the POST's answer.
+    let mut conn = s.connect();
+    conn.write_request(&post(&c.target("/messages"), &ping(2)));
+    // Socket buffers that grow on a loaded machine can let one more chunk through first, so
+    // allow a second wait.
     let deadline = Instant::now() + Duration::from_secs(40);
     let head = conn.try_read_head(deadline, false).expect("a response");
-    assert_eq!(head.status, 503, "{head:?}");
+    assert_eq!(head.status, 404, "{head:?}");
     let waited = started.elapsed();
     assert!(
         waited >= Duration::from_secs(9) && waited < Duration::from_secs(35),
         "{waited:?}"
     );
     // The session is gone.
-    s.send(&post(&c.target("/messages"), &ping(2))).expect(404);
+    s.send(&post(&c.target("/messages"), &ping(3))).expect(404);
+}
+
+#[test]
+fn a_post_to_a_stream_nobody_reads_gets_503() {
+    // Replies of one chunk each fill the socket buffers and the stream's budget; then a POST
+    // waits for room, and gets 503.
+    let s = start(&["-tool-size=30000"]);
+    let c = Client::open(&s, "/sse");
+    let mut conn = s.connect();
+    let started = Instant::now();
+    let mut status = 202;
+    let call = json!({"name": "benchmark_tool_0"});
+    for i in 0..2000 {
+        conn.write_request(&post(
+            &c.target("/messages"),
+            &rpc(i, "tools/call", call.clone()),
+        ));
+        let deadline = Instant::now() + Duration::from_secs(40);
+        status = conn
+            .try_read_head(deadline, false)
+            .expect("a response")
+            .status;
+        conn.try_read_body(deadline).expect("a body");
+        if status != 202 {
+            break;
+        }
+    }
+    assert_eq!(status, 503);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(35),
+        "{waited:?}"
+    );
+    s.send(&post(&c.target("/messages"), &ping(1000)))
+        .expect(404);
 }
 
 #[test]

@@ -570,12 +570,12 @@ fn reply_response(
             }
             HttpResponse::new(ResponseBody::full(out))
         }
-        Some(rest) => HttpResponse::new(ResponseBody::Streaming(Box::new(StreamingReply {
-            dispatcher: call.dispatcher.clone(),
-            first: Some(Bytes::from(out)),
-            rest: Some(rest),
-            suffix: if sse { SSE_EVENT_END } else { b"" },
-        }))),
+        Some(rest) => HttpResponse::new(ResponseBody::Streaming(Box::new(StreamingReply::new(
+            call.dispatcher.clone(),
+            out,
+            rest,
+            if sse { SSE_EVENT_END } else { b"" },
+        )))),
     };
     *response.status_mut() = status;
     if sse {

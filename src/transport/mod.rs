@@ -6,6 +6,7 @@
 //! Host/Origin checks, body limits and the response body types (whole, streamed from a
 //! dispatcher continuation, or an SSE event stream).
 
+pub mod chunks;
 pub mod http;
 pub mod limits;
 pub mod sse;
@@ -111,13 +112,34 @@ impl ResponseBody {
     }
 }
 
-/// A large reply pumped chunk by chunk from its dispatcher continuation as the client reads.
+/// A large reply pumped chunk by chunk from its dispatcher continuation as the client reads:
+/// the next chunk is written only once the one before it has gone to the socket.
 pub struct StreamingReply {
-    pub dispatcher: Arc<Dispatcher>,
-    pub first: Option<Bytes>,
-    pub rest: Option<Continuation>,
+    dispatcher: Arc<Dispatcher>,
+    first: Option<Bytes>,
+    rest: Option<Continuation>,
     /// Written after the last chunk (SSE framing).
-    pub suffix: &'static [u8],
+    suffix: &'static [u8],
+    budget: chunks::ChunkBudget,
+}
+
+impl StreamingReply {
+    /// `first` is what the dispatcher wrote; `rest` writes the remainder, then `suffix`.
+    pub fn new(
+        dispatcher: Arc<Dispatcher>,
+        first: Vec<u8>,
+        rest: Continuation,
+        suffix: &'static [u8],
+    ) -> Self {
+        let budget = chunks::ChunkBudget::new(chunks::STREAM_BUDGET);
+        Self {
+            dispatcher,
+            first: Some(budget.track(first)),
+            rest: Some(rest),
+            suffix,
+            budget,
+        }
+    }
 }
 
 impl Body for ResponseBody {
@@ -163,12 +185,16 @@ impl ResponseBody {
                 let Some(rest) = s.rest.as_mut() else {
                     return Poll::Ready(None);
                 };
-                let mut chunk = Vec::with_capacity(CHUNK_BYTES + 4096);
+                if s.budget.poll_ready(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                let mut chunk = s.budget.buffer();
                 if rest.write_more(s.dispatcher.catalog(), &mut chunk, CHUNK_BYTES) {
                     s.rest = None;
                     chunk.extend_from_slice(s.suffix);
+                    s.budget.finish();
                 }
-                Poll::Ready(Some(Ok(Frame::data(Bytes::from(chunk)))))
+                Poll::Ready(Some(Ok(Frame::data(s.budget.track(chunk)))))
             }
             ResponseBody::Events(e) => e.poll_event(cx),
         }
@@ -945,9 +971,8 @@ async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShut
         .timer(TokioTimer::new())
         // The header and idle timeouts are kept by `limits::drive`.
         .header_read_timeout(None)
-        // hyper queues up to this much of a streamed body per connection (its default is
-        // about 400 KiB); with 64 KiB chunks this keeps a few of them in flight and bounds the
-        // memory of many large concurrent replies. Request heads must still fit (64 KiB).
+        // The most hyper buffers per connection (its default is about 400 KiB). Streamed
+        // replies hold less (`chunks`: one chunk at a time); request heads must fit (64 KiB).
         .max_buf_size(128 * 1024)
         .keep_alive(true);
     let mut stop = inst.shared.shutdown.clone();

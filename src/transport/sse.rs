@@ -3,9 +3,11 @@
 //! served) answers `202 Accepted` and the JSON-RPC response travels on the stream as an
 //! `event: message`.
 //!
-//! Each stream has a bounded queue of [`QUEUE_CHUNKS`] chunks of at most 64 KiB. A POST waits
-//! for room in it (so a client that reads slowly is slowed down, not buffered without bound);
-//! if the queue stays full for [`SEND_TIMEOUT`], the session is closed and the POST gets 503.
+//! Each stream has a bounded queue of [`QUEUE_CHUNKS`] events, and a large reply's next 32 KiB
+//! chunk is written only once the one before it has left for the socket ([`ChunkBudget`]):
+//! a POST waits for room (so a client that reads slowly is slowed down, not buffered without
+//! bound, and a stream holds about one chunk however large the reply); if it waits for
+//! [`SEND_TIMEOUT`], the session is closed and the POST gets 503.
 //! Closing the stream frees its session at once. Fixture calls that ask the client for input
 //! (`-profile=conformance`) send their requests on the stream too ([`crate::roundtrip`]).
 
@@ -18,6 +20,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use tokio::sync::mpsc;
 
+use super::chunks::{ChunkBudget, STREAM_BUDGET};
 use super::{
     EventStream, HttpResponse, Instance, ResponseBody, empty_response, json_response,
     method_not_allowed, read_body, sse_headers, text_response, with_parser,
@@ -28,17 +31,22 @@ use crate::mcp::error_code;
 use crate::metrics;
 use crate::session::new_session_id;
 
-/// Chunks a stream may have queued before POSTs wait.
+/// Events a stream may have queued before POSTs wait.
 pub const QUEUE_CHUNKS: usize = 64;
 /// How long a POST waits for room in a full queue before the session is closed.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Events larger than this count against the stream's [`ChunkBudget`]; smaller ones only
+/// against [`QUEUE_CHUNKS`] (so at most 256 KiB of them wait).
+const SMALL_EVENT: usize = 4096;
 
 const SSE_EVENT_START: &[u8] = b"event: message\ndata: ";
 
 struct SseSession {
     state: Mutex<Session>,
     /// Held while one reply's chunks are queued, so replies never interleave.
-    tx: tokio::sync::Mutex<mpsc::Sender<Bytes>>,
+    tx: Arc<tokio::sync::Mutex<mpsc::Sender<Bytes>>>,
+    /// The large events of this stream not yet written to its socket.
+    budget: ChunkBudget,
 }
 
 type Table = Arc<Mutex<HashMap<String, Arc<SseSession>>>>;
@@ -153,7 +161,8 @@ fn open(inst: &Instance) -> HttpResponse {
         }
         let session = Arc::new(SseSession {
             state: Mutex::new(Session::default()),
-            tx: tokio::sync::Mutex::new(tx),
+            tx: Arc::new(tokio::sync::Mutex::new(tx)),
+            budget: ChunkBudget::new(STREAM_BUDGET),
         });
         feed = crate::churn::Feed::new(
             &inst.dispatcher.load(),
@@ -265,7 +274,7 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
         )
     });
     metrics::record(Transport::Sse, &outcome, started);
-    let mut rest = match outcome.reply {
+    let rest = match outcome.reply {
         Reply::Nothing => return empty_response(StatusCode::ACCEPTED),
         Reply::Complete | Reply::Subscription => None,
         Reply::Partial(rest) => Some(rest),
@@ -281,47 +290,120 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
             out.split_off(SSE_EVENT_START.len()),
         );
     }
-    let tx = session.tx.lock().await;
+    // Replies leave in the order their POSTs took this lock; a large one keeps it until its
+    // last chunk is queued.
+    let tx = session.tx.clone().lock_owned().await;
     let mut chunk = out;
     if outcome.messages > 1 {
         // Notifications about the request first, one event each, then the response: the
-        // events are framed here, so the loop below adds no closing blank line.
+        // events are framed here, so the pump adds no closing blank line.
         chunk = super::sse_events(&chunk[SSE_EVENT_START.len()..]);
         chunk.truncate(chunk.len() - 2);
     }
-    loop {
-        let last = match rest.as_mut() {
+    let mut pump = ReplyPump {
+        session: session.clone(),
+        tx,
+        rest,
+        dispatcher: dispatcher.clone(),
+    };
+    // The POST waits for its first chunk to be queued (so a stream nobody reads refuses it);
+    // the rest is queued as the client reads, after the 202, by a task of its own.
+    match pump.send(chunk).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let table = inst.sse_sessions.table.clone();
+            tokio::spawn(async move {
+                loop {
+                    match pump.send_next().await {
+                        Ok(false) => {}
+                        Ok(true) | Err(PumpError::Closed) => break,
+                        Err(PumpError::Stalled) => {
+                            remove_counted(&table, &id);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        Err(PumpError::Closed) => return text_response(StatusCode::NOT_FOUND, "Session closed\n"),
+        Err(PumpError::Stalled) => {
+            inst.sse_sessions.remove(&id);
+            return text_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The SSE stream is not being read; session closed\n",
+            );
+        }
+    }
+    text_response(StatusCode::ACCEPTED, "Accepted\n")
+}
+
+enum PumpError {
+    /// The stream has ended.
+    Closed,
+    /// The stream was not read for [`SEND_TIMEOUT`].
+    Stalled,
+}
+
+/// Queues one reply on a stream, chunk by chunk: each chunk past the first is written only
+/// once the one before it has gone to the socket.
+struct ReplyPump {
+    session: Arc<SseSession>,
+    tx: tokio::sync::OwnedMutexGuard<mpsc::Sender<Bytes>>,
+    rest: Option<crate::dispatch::Continuation>,
+    dispatcher: Arc<crate::dispatch::Dispatcher>,
+}
+
+impl ReplyPump {
+    /// Waits for room, then tops `chunk` up from the reply and queues it; `Ok(true)` once the
+    /// reply is all queued.
+    async fn send(&mut self, mut chunk: Vec<u8>) -> Result<bool, PumpError> {
+        if chunk.len() > SMALL_EVENT || self.rest.is_some() {
+            self.wait_for_room().await?;
+        }
+        let budget = &self.session.budget;
+        let last = match self.rest.as_mut() {
             None => true,
             Some(r) => {
-                if chunk.len() < CHUNK_BYTES {
-                    r.write_more(dispatcher.catalog(), &mut chunk, CHUNK_BYTES)
-                } else {
-                    false
-                }
+                chunk.len() < CHUNK_BYTES
+                    && r.write_more(self.dispatcher.catalog(), &mut chunk, CHUNK_BYTES)
             }
         };
         if last {
             chunk.extend_from_slice(b"\n\n");
-            rest = None;
+            self.rest = None;
+            budget.finish();
         }
-        match tokio::time::timeout(SEND_TIMEOUT, tx.send(Bytes::from(chunk))).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => {
-                return text_response(StatusCode::NOT_FOUND, "Session closed\n");
-            }
-            Err(_) => {
-                log::warn!("SSE client stopped reading for {SEND_TIMEOUT:?}; closing its session");
-                inst.sse_sessions.remove(&id);
-                return text_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The SSE stream is not being read; session closed\n",
-                );
-            }
+        let event = if chunk.len() > SMALL_EVENT {
+            budget.track(chunk)
+        } else {
+            Bytes::from(chunk)
+        };
+        match tokio::time::timeout(SEND_TIMEOUT, self.tx.send(event)).await {
+            Ok(Ok(())) => Ok(last),
+            Ok(Err(_)) => Err(PumpError::Closed),
+            Err(_) => Err(self.stall()),
         }
-        if rest.is_none() {
-            break;
-        }
-        chunk = Vec::with_capacity(CHUNK_BYTES + 4096);
     }
-    text_response(StatusCode::ACCEPTED, "Accepted\n")
+
+    /// Queues the reply's next chunk.
+    async fn send_next(&mut self) -> Result<bool, PumpError> {
+        self.wait_for_room().await?;
+        let chunk = self.session.budget.buffer();
+        self.send(chunk).await
+    }
+
+    async fn wait_for_room(&mut self) -> Result<(), PumpError> {
+        match tokio::time::timeout(SEND_TIMEOUT, self.session.budget.ready()).await {
+            Ok(()) => Ok(()),
+            Err(_) => Err(self.stall()),
+        }
+    }
+
+    /// Gives up on the stream: POSTs waiting behind this reply find the session closed.
+    fn stall(&mut self) -> PumpError {
+        log::warn!("SSE client stopped reading for {SEND_TIMEOUT:?}; closing its session");
+        let (closed, _) = mpsc::channel(1);
+        *self.tx = closed;
+        PumpError::Stalled
+    }
 }

@@ -27,6 +27,9 @@ use tokio::sync::oneshot;
 use crate::churn::{Churn, Interest, write_changes};
 use crate::cli::Transport;
 use crate::dispatch::{CHUNK_BYTES, Dispatcher, Reply, Session};
+
+/// Output is gathered to this size before each write to stdout (one pipe buffer).
+const WRITE_BYTES: usize = 2 * CHUNK_BYTES;
 use crate::faults::{FaultKind, SharedWriter, StdioDeferrer};
 use crate::jsonrpc::{Parser, write_error};
 use crate::mcp::{Method, error_code};
@@ -173,12 +176,12 @@ fn serve_inner<R: Read, W: Write>(
     deferrer: Option<&StdioDeferrer>,
     subscriptions: Option<&Mutex<Vec<u64>>>,
 ) -> io::Result<()> {
-    let mut reader = io::BufReader::with_capacity(CHUNK_BYTES, input);
+    let mut reader = io::BufReader::with_capacity(WRITE_BYTES, input);
     let mut conn = Connection {
         dispatcher,
         session: Session::default(),
         parser: Parser::default(),
-        out: Vec::with_capacity(CHUNK_BYTES * 2),
+        out: Vec::with_capacity(WRITE_BYTES * 2),
         deferrer,
         calls: Vec::new(),
         clock: None,
@@ -347,11 +350,11 @@ impl Connection<'_> {
             Reply::Partial(mut rest) => {
                 self.clock = None;
                 loop {
-                    if self.out.len() >= CHUNK_BYTES && self.deferrer.is_none() {
+                    if self.out.len() >= WRITE_BYTES && self.deferrer.is_none() {
                         write_counted(output, &self.out)?;
                         self.out.clear();
                     }
-                    if rest.write_more(self.dispatcher.catalog(), &mut self.out, CHUNK_BYTES) {
+                    if rest.write_more(self.dispatcher.catalog(), &mut self.out, WRITE_BYTES) {
                         break;
                     }
                 }
@@ -361,7 +364,7 @@ impl Connection<'_> {
         if !self.calls.is_empty() {
             self.poll_calls();
         }
-        if self.out.len() >= CHUNK_BYTES {
+        if self.out.len() >= WRITE_BYTES {
             write_counted(output, &self.out)?;
             self.out.clear();
             self.clock = None;
