@@ -8,6 +8,8 @@
 //!
 //! This module knows nothing about JSON-RPC or transports; it writes JSON fragments only.
 
+use std::ops::Range;
+
 use crate::fixtures;
 use crate::json::write_u64;
 use crate::realism::{self, Realism};
@@ -40,6 +42,9 @@ pub struct Catalog {
     fixtures: bool,
     /// The realism knobs, when any is on (`None` keeps every default path).
     realism: Option<Box<Realism>>,
+    /// `fixtures` or `realism`: definitions leave the default template. Listing tests this
+    /// one flag per item, the only per-item test there was before realism existed.
+    shaped: bool,
 }
 
 const TOOL_PREFIX: &str = "benchmark_tool_";
@@ -59,6 +64,7 @@ impl Catalog {
             resource_label_prefix: "benchmark_resource_".to_string(),
             fixtures: false,
             realism: None,
+            shaped: false,
         }
     }
 
@@ -69,6 +75,7 @@ impl Catalog {
             crate::churn::epoch();
         }
         self.realism = (!realism.is_off()).then(|| Box::new(realism));
+        self.shaped = self.fixtures || self.realism.is_some();
         self
     }
 
@@ -116,6 +123,7 @@ impl Catalog {
     /// Adds the conformance suite's fixtures after the benchmark items of each kind.
     pub fn with_fixtures(mut self) -> Self {
         self.fixtures = true;
+        self.shaped = true;
         self
     }
 
@@ -207,8 +215,60 @@ impl Catalog {
         write_u64(out, index);
     }
 
-    /// Writes the JSON definition of item `index` (as listed by `*/list`).
+    /// Writes the JSON definition of item `index` (as listed by `*/list`). Inline, so that a
+    /// caller's loop over one kind can decide the template once.
+    #[inline]
     pub fn write_definition(&self, out: &mut Vec<u8>, kind: Kind, index: u64) {
+        if self.shaped {
+            self.write_shaped_definition(out, kind, index);
+            return;
+        }
+        let n = Digits::new(index);
+        let n = n.as_bytes();
+        match kind {
+            Kind::Tool => write_default_tool(out, n),
+            Kind::Resource => {
+                self.write_default_resource_start(out, n);
+                out.extend_from_slice(DEFAULT_RESOURCE_END);
+            }
+            Kind::Prompt => write_default_prompt(out, n),
+        }
+    }
+
+    /// Writes the definitions of `items` as `*/list` does, comma-separated (a comma before the
+    /// first one when `started`), until `out` reaches `limit` bytes; `items.start` moves past
+    /// what was written. The template is chosen once per call, not per item.
+    pub fn write_definitions(
+        &self,
+        out: &mut Vec<u8>,
+        kind: Kind,
+        items: &mut Range<u64>,
+        limit: usize,
+        started: &mut bool,
+    ) {
+        if self.shaped {
+            let write = |out: &mut Vec<u8>, i| self.write_shaped_definition(out, kind, i);
+            return write_each(out, items, limit, started, write);
+        }
+        match kind {
+            Kind::Tool => write_each(out, items, limit, started, |out, i| {
+                write_default_tool(out, Digits::new(i).as_bytes());
+            }),
+            Kind::Resource => write_each(out, items, limit, started, |out, i| {
+                self.write_default_resource_start(out, Digits::new(i).as_bytes());
+                out.extend_from_slice(DEFAULT_RESOURCE_END);
+            }),
+            Kind::Prompt => write_each(out, items, limit, started, |out, i| {
+                write_default_prompt(out, Digits::new(i).as_bytes());
+            }),
+        }
+    }
+
+    /// [`Self::write_definition`] with fixtures or realism on: the fixture at `index`, or the
+    /// benchmark item with the knobs applied. Out of line, so the default writer is as it was.
+    #[cold]
+    #[inline(never)]
+    fn write_shaped_definition(&self, out: &mut Vec<u8>, kind: Kind, index: u64) {
         if let Some(f) = self.fixture(kind, index) {
             out.extend_from_slice(match kind {
                 Kind::Tool => fixtures::TOOLS[f].definition.as_bytes(),
@@ -219,61 +279,37 @@ impl Catalog {
         }
         let n = Digits::new(index);
         let n = n.as_bytes();
-        if kind == Kind::Tool
-            && let Some(r) = self.realism.as_deref().filter(|r| r.shapes_tools())
-        {
-            realism::write_tool_definition(out, r, n, index);
-            return;
+        match (kind, self.realism.as_deref()) {
+            (Kind::Tool, Some(r)) if r.shapes_tools() => {
+                realism::write_tool_definition(out, r, n, index);
+            }
+            (Kind::Tool, _) => write_default_tool(out, n),
+            (Kind::Resource, Some(r)) => {
+                self.write_default_resource_start(out, n);
+                realism::write_resource_definition_end(out, r, index);
+            }
+            (Kind::Resource, None) => {
+                self.write_default_resource_start(out, n);
+                out.extend_from_slice(DEFAULT_RESOURCE_END);
+            }
+            (Kind::Prompt, _) => write_default_prompt(out, n),
         }
-        match kind {
-            Kind::Tool => {
-                out.extend_from_slice(b"{\"name\":\"benchmark_tool_");
-                out.extend_from_slice(n);
-                out.extend_from_slice(b"\",\"description\":\"Benchmark tool #");
-                out.extend_from_slice(n);
-                out.extend_from_slice(
-                    b" - returns test data\",\"inputSchema\":{\"type\":\"object\",\"properties\":{\
-\"param1\":{\"type\":\"string\",\"description\":\"Optional parameter 1\"},\
-\"param2\":{\"type\":\"string\",\"description\":\"Optional parameter 2\"}}},\
-\"annotations\":{\"title\":\"Benchmark Tool ",
-                );
-                out.extend_from_slice(n);
-                out.extend_from_slice(
-                    b"\",\"readOnlyHint\":true,\"destructiveHint\":false,\
-\"idempotentHint\":true,\"openWorldHint\":false}}",
-                );
-            }
-            Kind::Resource => {
-                out.extend_from_slice(b"{\"uri\":\"");
-                // The prefixes are ours and plain ASCII: copied, not escaped, per item.
-                out.extend_from_slice(self.resource_uri_prefix.as_bytes());
-                out.extend_from_slice(n);
-                out.extend_from_slice(b"\",\"name\":\"");
-                out.extend_from_slice(self.resource_label_prefix.as_bytes());
-                out.extend_from_slice(n);
-                out.extend_from_slice(b"\",\"title\":\"Benchmark Resource ");
-                out.extend_from_slice(n);
-                out.extend_from_slice(b"\",\"description\":\"Benchmark resource #");
-                out.extend_from_slice(n);
-                match &self.realism {
-                    None => out.extend_from_slice(
-                        b" - returns test data\",\"mimeType\":\"application/json\"}",
-                    ),
-                    Some(r) => realism::write_resource_definition_end(out, r, index),
-                }
-            }
-            Kind::Prompt => {
-                out.extend_from_slice(b"{\"name\":\"benchmark_prompt_");
-                out.extend_from_slice(n);
-                out.extend_from_slice(b"\",\"description\":\"Benchmark prompt #");
-                out.extend_from_slice(n);
-                out.extend_from_slice(
-                    b" - returns test prompt\",\"arguments\":[\
-{\"name\":\"arg1\",\"description\":\"Optional argument 1\"},\
-{\"name\":\"arg2\",\"description\":\"Optional argument 2\"}]}",
-                );
-            }
-        }
+    }
+
+    /// A default resource definition up to its description's index (`n`, decimal digits).
+    #[inline(always)]
+    fn write_default_resource_start(&self, out: &mut Vec<u8>, n: &[u8]) {
+        out.extend_from_slice(b"{\"uri\":\"");
+        // The prefixes are ours and plain ASCII: copied, not escaped, per item.
+        out.extend_from_slice(self.resource_uri_prefix.as_bytes());
+        out.extend_from_slice(n);
+        out.extend_from_slice(b"\",\"name\":\"");
+        out.extend_from_slice(self.resource_label_prefix.as_bytes());
+        out.extend_from_slice(n);
+        out.extend_from_slice(b"\",\"title\":\"Benchmark Resource ");
+        out.extend_from_slice(n);
+        out.extend_from_slice(b"\",\"description\":\"Benchmark resource #");
+        out.extend_from_slice(n);
     }
 
     /// The index of the tool called `name`, if it exists.
@@ -367,6 +403,62 @@ impl Catalog {
         }
         self.index_by_name(kind, name).map(|i| i + 1)
     }
+}
+
+/// The listing loop of [`Catalog::write_definitions`], one copy per template.
+#[inline(always)]
+fn write_each(
+    out: &mut Vec<u8>,
+    items: &mut Range<u64>,
+    limit: usize,
+    started: &mut bool,
+    mut write: impl FnMut(&mut Vec<u8>, u64),
+) {
+    while items.start < items.end && out.len() < limit {
+        if *started {
+            out.push(b',');
+        }
+        write(out, items.start);
+        items.start += 1;
+        *started = true;
+    }
+}
+
+/// The rest of a default resource definition (the Go server's).
+const DEFAULT_RESOURCE_END: &[u8] = b" - returns test data\",\"mimeType\":\"application/json\"}";
+
+/// The Go server's definition of tool `n` (decimal digits).
+#[inline(always)]
+fn write_default_tool(out: &mut Vec<u8>, n: &[u8]) {
+    out.extend_from_slice(b"{\"name\":\"benchmark_tool_");
+    out.extend_from_slice(n);
+    out.extend_from_slice(b"\",\"description\":\"Benchmark tool #");
+    out.extend_from_slice(n);
+    out.extend_from_slice(
+        b" - returns test data\",\"inputSchema\":{\"type\":\"object\",\"properties\":{\
+\"param1\":{\"type\":\"string\",\"description\":\"Optional parameter 1\"},\
+\"param2\":{\"type\":\"string\",\"description\":\"Optional parameter 2\"}}},\
+\"annotations\":{\"title\":\"Benchmark Tool ",
+    );
+    out.extend_from_slice(n);
+    out.extend_from_slice(
+        b"\",\"readOnlyHint\":true,\"destructiveHint\":false,\
+\"idempotentHint\":true,\"openWorldHint\":false}}",
+    );
+}
+
+/// The Go server's definition of prompt `n` (decimal digits).
+#[inline(always)]
+fn write_default_prompt(out: &mut Vec<u8>, n: &[u8]) {
+    out.extend_from_slice(b"{\"name\":\"benchmark_prompt_");
+    out.extend_from_slice(n);
+    out.extend_from_slice(b"\",\"description\":\"Benchmark prompt #");
+    out.extend_from_slice(n);
+    out.extend_from_slice(
+        b" - returns test prompt\",\"arguments\":[\
+{\"name\":\"arg1\",\"description\":\"Optional argument 1\"},\
+{\"name\":\"arg2\",\"description\":\"Optional argument 2\"}]}",
+    );
 }
 
 /// Parses a canonical decimal index: digits only, no sign, no leading zero (except `0`).
@@ -509,6 +601,58 @@ mod tests {
         );
         assert_eq!(p["arguments"][0]["name"], "arg1");
         assert_eq!(p["arguments"][1]["name"], "arg2");
+    }
+
+    #[test]
+    fn the_page_writer_writes_what_the_item_writer_does() {
+        use crate::realism::{Content, Spread};
+        let heavy = Realism {
+            content: Content::Mixed,
+            params: Some(Spread::fixed(3)),
+            structured: true,
+            ..Realism::off([10, 10, 10])
+        };
+        let sizes_only = Realism {
+            sizes: [Spread { lo: 1, hi: 9 }; 3],
+            ..Realism::off([10, 10, 10])
+        };
+        for c in [
+            catalog(),
+            catalog().for_instance(4),
+            catalog().with_fixtures(),
+            catalog().with_realism(heavy.clone()),
+            catalog().with_realism(sizes_only),
+            catalog().with_realism(heavy).with_fixtures(),
+            catalog().with_realism(Realism::off([1, 1, 1])),
+        ] {
+            for kind in [Kind::Tool, Kind::Resource, Kind::Prompt] {
+                let listed = c.listed(kind);
+                let mut one_by_one = Vec::new();
+                for i in 0..listed {
+                    if i > 0 {
+                        one_by_one.push(b',');
+                    }
+                    c.write_definition(&mut one_by_one, kind, i);
+                }
+                let mut paged = Vec::new();
+                let (mut items, mut started) = (0..listed, false);
+                c.write_definitions(&mut paged, kind, &mut items, usize::MAX, &mut started);
+                assert_eq!(paged, one_by_one, "{kind:?} {c:?}");
+                assert_eq!((items.start, started), (listed, listed > 0));
+                // A small limit stops after the item that reached it; the rest follows on.
+                let mut pieces = Vec::new();
+                let (mut items, mut started) = (0..listed, false);
+                while !items.is_empty() {
+                    let before = items.start;
+                    let limit = pieces.len() + 1;
+                    c.write_definitions(&mut pieces, kind, &mut items, limit, &mut started);
+                    assert_eq!(items.start, before + 1);
+                }
+                assert_eq!(pieces, one_by_one, "{kind:?} in pieces");
+            }
+        }
+        // Realism that changes nothing leaves the default writer in place.
+        assert!(!catalog().with_realism(Realism::off([1, 1, 1])).shaped);
     }
 
     #[test]

@@ -178,14 +178,9 @@ impl Continuation {
         let limit = out.len() + budget;
         match self {
             Continuation::List(rest) => {
-                while rest.next < rest.end && out.len() < limit {
-                    if rest.started {
-                        out.push(b',');
-                    }
-                    catalog.write_definition(out, rest.kind, rest.next);
-                    rest.next += 1;
-                    rest.started = true;
-                }
+                let mut items = rest.next..rest.end;
+                catalog.write_definitions(out, rest.kind, &mut items, limit, &mut rest.started);
+                rest.next = items.start;
                 if rest.next < rest.end {
                     return false;
                 }

@@ -8,6 +8,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::sync::Arc;
 
 use benchmark_server::auth::{self, AuthFailure, Gate};
 use benchmark_server::catalog::{self, Catalog, Kind};
@@ -15,6 +16,7 @@ use benchmark_server::cli::{self, Command, Config, Transport};
 use benchmark_server::dispatch::{
     CacheHints, Continuation, Dispatcher, EraHint, Outcome, Reply, Session,
 };
+use benchmark_server::faults::{self, FaultKind, Faults, Progress};
 use benchmark_server::jsonrpc::Parser;
 use benchmark_server::mcp::{ProtocolVersion, error_code, meta};
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -58,7 +60,184 @@ fn dispatchers() -> [Dispatcher; 3] {
     ]
 }
 
+/// Command lines of the dispatchers built as the server builds them (`cli::parse`, then
+/// `Config::catalog` and `Faults`), so that fault injection, catalog realism and churn are
+/// fuzzed too; the input's first byte picks one. Sizes stay small so that every reply is.
+const CONFIGURED: &[&[&str]] = &[
+    // Delays (their progress notifications) and in-band faults on most requests.
+    &[
+        "-tools=30",
+        "-resources=6",
+        "-prompts=4",
+        "-page-size=7",
+        "-tool-size=64",
+        "-latency=tools/call@0-9=normal:2ms,1ms;tools/call=fixed:1ms;*=uniform:0s,2ms",
+        "-error-rate=tools/call@0-14=0.15:jsonrpc,0.15:iserror,0.15:malformed,0.15:oversized:3000;*=0.15:jsonrpc,0.15:iserror",
+        "-cursor-fault=repeat",
+        "-seed=3",
+    ],
+    &[
+        "-tools=12",
+        "-resources=3",
+        "-prompts=2",
+        "-page-size=5",
+        "-fail-first=2:iserror",
+        "-error-rate=prompts/get=0.5:malformed;resources/read=0.5:oversized:200",
+        "-cursor-fault=empty",
+    ],
+    &[
+        "-tools=9",
+        "-page-size=4",
+        "-transport=http",
+        "-error-rate=0.1:http500,0.1:http503,0.1:http429,0.1:drop,0.1:hang,0.1:jsonrpc",
+        "-latency=exponential:1ms",
+        "-cursor-fault=invalid",
+        "-seed=11",
+    ],
+    &[
+        "-tools=11",
+        "-resources=5",
+        "-page-size=3",
+        "-cursor-fault=drop-last",
+    ],
+    // Realism: size ranges, payload_size, mixed content, structured results, heavy definitions.
+    &[
+        "-tools=20",
+        "-resources=8",
+        "-prompts=5",
+        "-page-size=6",
+        "-tool-size=0-5000",
+        "-resource-size=1-70000",
+        "-prompt-size=0-300",
+        "-payload-size-arg",
+        "-max-payload-size=100000",
+        "-content=mixed",
+        "-structured",
+        "-tool-description-size=0-400",
+        "-tool-params=0-6",
+        "-tool-schema-depth=0-3",
+        "-tool-enum-size=0-4",
+    ],
+    &[
+        "-tools=6",
+        "-resources=4",
+        "-prompts=4",
+        "-content=image",
+        "-structured",
+        "-tool-size=0-2000",
+    ],
+    &[
+        "-tools=6",
+        "-resources=4",
+        "-prompts=4",
+        "-content=audio",
+        "-payload-size-arg",
+        "-max-payload-size=70000",
+    ],
+    &[
+        "-tools=6",
+        "-resources=4",
+        "-prompts=4",
+        "-content=blob",
+        "-resource-size=65536-70000",
+        "-profile=conformance",
+    ],
+    // Churn: the window moves while the input runs (20 ms intervals).
+    &[
+        "-tools=15",
+        "-resources=5",
+        "-prompts=3",
+        "-page-size=4",
+        "-churn=20ms:4",
+    ],
+    // Everything at once (over HTTP, where -latency and -churn go together).
+    &[
+        "-transport=http",
+        "-tools=25",
+        "-resources=6",
+        "-prompts=3",
+        "-page-size=5",
+        "-churn=30ms:7",
+        "-content=mixed",
+        "-structured",
+        "-payload-size-arg",
+        "-max-payload-size=20000",
+        "-tool-params=1-3",
+        "-tool-enum-size=2",
+        "-latency=fixed:1ms",
+        "-error-rate=tools/call=0.2:iserror,0.2:malformed;resources/read=0.3:jsonrpc",
+        "-cursor-fault=repeat",
+    ],
+];
+
+/// The dispatcher of `CONFIGURED[choice % len]`, built as `main` builds it.
+fn configured(choice: u8) -> Dispatcher {
+    let args = CONFIGURED[usize::from(choice) % CONFIGURED.len()];
+    let config = match cli::parse(args.iter().copied(), |_| None) {
+        Ok(Command::Run(config)) => config,
+        other => panic!("fuzz configuration {args:?} does not parse: {other:?}"),
+    };
+    Dispatcher::new(config.catalog(), config.page_size, "benchmark-server")
+        .with_cache_hints(config.cache)
+        .with_faults(
+            config
+                .faults
+                .is_active()
+                .then(|| Arc::new(Faults::new(config.faults.clone()))),
+        )
+}
+
+/// One message through a configured dispatcher the way the transports take it: the fault
+/// plan first, then `faults::dispatch` (progress notifications written with the reply, as
+/// over HTTP; delays are not waited). A transport fault (status, hang, drop) is answered by
+/// the transport and never reaches the dispatcher; a malformed reply is the truncated start
+/// of a result.
+fn check_configured(
+    dispatcher: &Dispatcher,
+    session: &mut Session,
+    parser: &mut Parser,
+    line: &[u8],
+    input: &Input,
+    out: &mut Vec<u8>,
+    budget: usize,
+) {
+    let batches = session
+        .protocol
+        .is_some_and(ProtocolVersion::allows_batches);
+    let plan = dispatcher
+        .faults()
+        .and_then(|f| f.plan(dispatcher.catalog(), line));
+    if let Some(p) = &plan {
+        if p.transport_fault().is_some() {
+            return;
+        }
+        if p.fault == Some(FaultKind::Malformed) {
+            out.clear();
+            let outcome = faults::dispatch(plan.as_ref(), line, out, Progress::None, |out| {
+                dispatcher.handle(session, parser, line, out)
+            });
+            if !matches!(outcome.reply, Reply::Complete)
+                || !out.starts_with(b"{\"jsonrpc\":\"2.0\",\"id\":")
+                || !out.ends_with(b"\"trunc")
+            {
+                fail(
+                    line,
+                    out,
+                    "an injected malformed reply is not the truncated result",
+                );
+            }
+            return;
+        }
+    }
+    out.clear();
+    let outcome = faults::dispatch(plan.as_ref(), line, out, Progress::Both, |out| {
+        dispatcher.handle(session, parser, line, out)
+    });
+    check_outcome(dispatcher, line, input, outcome, out, batches, budget);
+}
+
 /// `dispatch`: every line of the input is one message, handled in turn by each dispatcher
+/// (and by the `CONFIGURED` one its first byte picks, through the fault hooks)
 /// (one `Parser` and the same `Session`s throughout, so earlier lines set up later ones):
 /// no panic; a reply, continuations pumped to the end, is a JSON-RPC response object (an
 /// array of them for an accepted batch) or, for `Reply::Subscription`, the
@@ -66,6 +245,8 @@ fn dispatchers() -> [Dispatcher; 3] {
 /// notifications and client responses.
 pub fn check_dispatch(data: &[u8]) {
     let dispatchers = dispatchers();
+    let configured = configured(data.first().copied().unwrap_or(0));
+    let mut configured_session = Session::default();
     let mut parser = Parser::default();
     let mut sessions: [Session; 4] = Default::default();
     let mut out = Vec::new();
@@ -92,6 +273,15 @@ pub fn check_dispatch(data: &[u8]) {
             };
             check_outcome(dispatcher, line, &input, outcome, &mut out, batches, budget);
         }
+        check_configured(
+            &configured,
+            &mut configured_session,
+            &mut parser,
+            line,
+            &input,
+            &mut out,
+            budget,
+        );
     }
 }
 
