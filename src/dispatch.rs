@@ -591,6 +591,43 @@ impl Dispatcher {
     ) {
         write_result_start(out, id);
         out.push(b'{');
+        self.write_result_fields(out, modern, cache, result_type);
+    }
+
+    /// Opens a result for the request whose raw `id` is `raw_id` as `method`'s real result
+    /// opens in its era (`modern`: 2026-07-28), so injected results ([`crate::faults`]) look
+    /// like the real ones.
+    pub fn open_injected_result(
+        &self,
+        out: &mut Vec<u8>,
+        raw_id: &[u8],
+        modern: bool,
+        method: Method,
+    ) {
+        out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+        out.extend_from_slice(raw_id);
+        out.extend_from_slice(b",\"result\":{");
+        let cache = match method {
+            Method::ToolsList
+            | Method::ResourcesList
+            | Method::PromptsList
+            | Method::ResourcesTemplatesList
+            | Method::ServerDiscover => Cacheable::List,
+            Method::ResourcesRead => Cacheable::Read,
+            _ => Cacheable::No,
+        };
+        self.write_result_fields(out, modern, cache, "complete");
+    }
+
+    /// The fields a 2026-07-28 result starts with (none for the handshake era), each followed
+    /// by a comma.
+    fn write_result_fields(
+        &self,
+        out: &mut Vec<u8>,
+        modern: bool,
+        cache: Cacheable,
+        result_type: &str,
+    ) {
         if !modern {
             return;
         }

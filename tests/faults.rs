@@ -747,3 +747,95 @@ fn delayed_requests_that_change_the_session_still_change_it() {
     let batch = c.recv();
     assert_eq!(batch.as_array().map(Vec::len), Some(2), "{batch}");
 }
+
+// ------------------------------------------------------------------------------------------
+// Eras: an in-band fault is written in the era of the request it answers
+
+const MODERN: &str = "2026-07-28";
+const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+
+/// A `tools/call` of `benchmark_tool_<tool>`: 2026-07-28 (with the `_meta` every request of
+/// that era carries) or handshake era.
+fn era_call(id: u64, tool: u64, modern: bool) -> Value {
+    let mut params = json!({"name": format!("benchmark_tool_{tool}"), "arguments": {}});
+    if modern {
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": MODERN,
+            "io.modelcontextprotocol/clientCapabilities": {}
+        });
+    }
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
+}
+
+/// Tools 0-4 answer with an injected `isError` result, 5-9 with an injected JSON-RPC error.
+const ERA_FAULTS: &str = "-error-rate=tools/call@0-4=1:iserror;tools/call@5-9=1:jsonrpc";
+
+/// Checks the injected `isError` result and JSON-RPC error of one era: a 2026-07-28 result
+/// opens with `resultType` and the server's identity in `_meta`, as a real one does; a
+/// handshake-era result has neither; the error is the same JSON-RPC error in both.
+#[track_caller]
+fn assert_era_faults(is_error: &Value, error: &Value, modern: bool) {
+    let result = &is_error["result"];
+    assert_eq!(result["isError"], true, "{is_error}");
+    assert_eq!(result["content"][0]["text"], "Injected tool error");
+    if modern {
+        assert_eq!(result["resultType"], "complete", "{is_error}");
+        assert_eq!(result["_meta"][SERVER_INFO]["name"], "benchmark-server");
+        assert!(result["_meta"][SERVER_INFO]["version"].is_string());
+    } else {
+        assert!(result.get("resultType").is_none(), "{is_error}");
+        assert!(result.get("_meta").is_none(), "{is_error}");
+    }
+    assert!(error.get("result").is_none(), "{error}");
+    assert_eq!(error["error"]["code"], -32603, "{error}");
+    assert_eq!(error["error"]["data"]["injected"], true);
+    assert_eq!(error["jsonrpc"], "2.0");
+}
+
+#[test]
+fn stdio_faults_answer_in_the_era_of_the_request() {
+    let mut c = StdioClient::start(["-tools=10", "-tool-size=10", "-log-level=none", ERA_FAULTS]);
+    for (i, modern) in [(1, true), (10, false), (20, true)] {
+        c.send(&era_call(i, 2, modern));
+        let is_error = c.recv();
+        assert_eq!(is_error["id"], i);
+        c.send(&era_call(i + 1, 7, modern));
+        let error = c.recv();
+        assert_eq!(error["id"], i + 1);
+        assert_era_faults(&is_error, &error, modern);
+    }
+    // A real 2026-07-28 answer on the same pipe opens the same way.
+    let real = c.request(
+        "tools/list",
+        json!({"_meta": era_call(0, 0, true)["params"]["_meta"]}),
+    );
+    assert_eq!(real["result"]["resultType"], "complete");
+}
+
+#[test]
+fn http_faults_answer_in_the_era_of_the_request() {
+    let s = http(&[ERA_FAULTS]);
+    let post = |message: &Value, modern: bool| {
+        let mut r = Request::mcp("/mcp", message);
+        r = if modern {
+            r.protocol(MODERN)
+                .header("Mcp-Method", "tools/call")
+                .header("Mcp-Name", message["params"]["name"].as_str().unwrap())
+        } else {
+            r.protocol(http_support::LATEST)
+        };
+        let response = s.send(&r);
+        response.expect(200);
+        assert!(
+            response.content_type().starts_with("application/json"),
+            "{}",
+            response.content_type()
+        );
+        response.json()
+    };
+    for modern in [true, false, true] {
+        let is_error = post(&era_call(1, 3, modern), modern);
+        let error = post(&era_call(2, 8, modern), modern);
+        assert_era_faults(&is_error, &error, modern);
+    }
+}

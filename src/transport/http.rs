@@ -241,6 +241,8 @@ fn legacy_post(
             body,
             &mut out,
             crate::faults::Progress::Both,
+            dispatcher,
+            EraHint::FromMessage,
             |out| match &found {
                 Some(Found::Stored(entry)) => {
                     dispatcher.handle(&mut entry.state(), parser, body, out)
@@ -341,6 +343,8 @@ fn modern_post(
             body,
             &mut out,
             crate::faults::Progress::Both,
+            call.dispatcher,
+            EraHint::Modern,
             |out| {
                 call.dispatcher.handle_with(
                     &mut Session::default(),

@@ -258,6 +258,8 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
             &body,
             &mut out,
             crate::faults::Progress::Both,
+            &dispatcher,
+            crate::dispatch::EraHint::FromMessage,
             |out| {
                 let mut state = session.state.lock().unwrap_or_else(|e| e.into_inner());
                 dispatcher.handle(&mut state, parser, &body, out)
