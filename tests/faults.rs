@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use std::thread;
 
 use common::{Server, StdioClient, TIMEOUT, run};
-use http_support::{Conn, HttpServer, Request, SseStream};
+use http_support::{Conn, HttpServer, Request, SseEvent, SseStream};
 use serde_json::{Value, json};
 
 fn call_line(id: u64, tool: u64, extra: &str) -> String {
@@ -838,4 +838,139 @@ fn http_faults_answer_in_the_era_of_the_request() {
         let error = post(&era_call(2, 8, modern), modern);
         assert_era_faults(&is_error, &error, modern);
     }
+}
+
+// ------------------------------------------------------------------------------------------
+// Progress of a delayed call, as it happens
+
+const PROGRESS_DELAY: Duration = Duration::from_millis(1500);
+/// The "Waiting" progress must arrive well before the delay ends.
+const PROGRESS_AT_ONCE: Duration = Duration::from_millis(700);
+
+fn progress_call(id: u64, modern: bool) -> Value {
+    let mut message = era_call(id, 4, modern);
+    message["params"]["_meta"]["progressToken"] = json!(format!("tok-{id}"));
+    message
+}
+
+/// Reads the three messages of a delayed call's progress stream, checking when each arrives
+/// (`since`: when the request was sent); returns the result.
+#[track_caller]
+fn expect_progress_then_result(events: &mut SseStream, id: u64, since: Instant) -> Value {
+    expect_waiting(events, id, since);
+    expect_done_then_result(events, id, since)
+}
+
+/// The "Waiting" progress, at once.
+#[track_caller]
+fn expect_waiting(events: &mut SseStream, id: u64, since: Instant) {
+    let waiting = events.next_message();
+    let at = since.elapsed();
+    assert!(at < PROGRESS_AT_ONCE, "Waiting arrived after {at:?}");
+    assert_eq!(waiting["method"], "notifications/progress", "{waiting}");
+    assert_eq!(waiting["params"]["progressToken"], format!("tok-{id}"));
+    assert_eq!(waiting["params"]["progress"], 0);
+    assert_eq!(waiting["params"]["message"], "Waiting");
+}
+
+/// The "Done" progress and the result, once the delay is over.
+#[track_caller]
+fn expect_done_then_result(events: &mut SseStream, id: u64, since: Instant) -> Value {
+    let done = events.next_message();
+    let at = since.elapsed();
+    assert!(at >= PROGRESS_DELAY, "Done arrived after only {at:?}");
+    assert_eq!(done["params"]["progress"], 100, "{done}");
+    assert_eq!(done["params"]["message"], "Done");
+    let result = events.next_message();
+    assert_eq!(result["id"], id, "{result}");
+    result
+}
+
+#[test]
+fn http_streams_the_progress_of_a_delayed_call_as_it_happens() {
+    let s = http(&["-latency=tools/call=fixed:1500ms"]);
+    // Both eras at once, each on its own connection.
+    let started = Instant::now();
+    let mut streams: Vec<(u64, bool, Conn)> = [(1, false), (2, true)]
+        .into_iter()
+        .map(|(id, modern)| {
+            let message = progress_call(id, modern);
+            let req = if modern {
+                Request::mcp("/mcp", &message)
+                    .protocol(MODERN)
+                    .header("Mcp-Method", "tools/call")
+                    .header("Mcp-Name", "benchmark_tool_4")
+            } else {
+                Request::mcp("/mcp", &message).protocol(http_support::LATEST)
+            };
+            let mut c = s.connect();
+            c.write_request(&req);
+            (id, modern, c)
+        })
+        .collect();
+    // A client that accepts only JSON gets today's reply: all of it after the delay.
+    let mut json_only = s.connect();
+    json_only.write_request(
+        &Request::mcp("/mcp", &progress_call(3, false)).set("Accept", "application/json"),
+    );
+    let mut opened = Vec::new();
+    for (id, modern, conn) in streams.drain(..) {
+        let (at, mut events) = conn_head(conn, started);
+        assert!(at < PROGRESS_AT_ONCE, "headers after {at:?}");
+        expect_waiting(&mut events, id, started);
+        opened.push((id, modern, events));
+    }
+    for (id, modern, mut events) in opened {
+        let result = expect_done_then_result(&mut events, id, started);
+        assert_eq!(
+            result["result"]["resultType"].is_string(),
+            modern,
+            "{result}"
+        );
+        assert!(result["result"]["content"][0]["text"].is_string());
+        let rest = events.expect_end(TIMEOUT);
+        assert!(rest.iter().all(SseEvent::is_comment), "{rest:?}");
+    }
+    let r = json_only.read_response(false);
+    assert!(started.elapsed() >= PROGRESS_DELAY);
+    r.expect(200);
+    let events: Vec<Value> = http_support::parse_events(&r.text())
+        .iter()
+        .filter(|e| !e.is_comment())
+        .map(SseEvent::json)
+        .collect();
+    assert_eq!(events.len(), 3, "{}", r.text());
+    assert_eq!(events[2]["id"], 3);
+}
+
+/// Reads the response head of `conn` (a 200 event stream): when it arrived and the stream.
+fn conn_head(mut conn: Conn, since: Instant) -> (Duration, SseStream) {
+    let head = conn.read_head();
+    let at = since.elapsed();
+    assert_eq!(head.status, 200, "{head:?}");
+    assert!(
+        head.content_type().starts_with("text/event-stream"),
+        "{head:?}"
+    );
+    (at, conn.into_events())
+}
+
+#[test]
+fn legacy_sse_sends_the_progress_of_a_delayed_call_before_the_delay_ends() {
+    let s = HttpServer::start(&[
+        "-transport=sse",
+        "-listen=127.0.0.1",
+        "-port=0",
+        "-tools=10",
+        "-tool-size=10",
+        "-latency=tools/call=fixed:1500ms",
+    ]);
+    let mut stream = SseStream::open(s.addr(), &Request::sse("/sse"));
+    let endpoint = stream.next_event().data.expect("the endpoint event");
+    // The POST is answered (202) once the call is; the messages travel on the stream.
+    let mut post = s.connect();
+    let started = Instant::now();
+    post.write_request(&Request::mcp(&endpoint, &progress_call(5, false)));
+    expect_progress_then_result(&mut stream, 5, started);
+    post.read_response(false).expect(202);
 }
