@@ -866,3 +866,32 @@ fn churn_notifies_listen_streams_of_what_they_asked_for_only() {
         );
     }
 }
+
+#[test]
+fn version_reports_both_ends_of_a_size_range() {
+    let s = HttpServer::start(&[
+        "-transport=http",
+        "-listen=127.0.0.1",
+        "-port=0",
+        "-tool-size=1000-5000",
+        "-resource-size=300",
+        "-prompt-size=10-20",
+    ]);
+    let v = s.send(&Request::get("/version")).expect(200).json();
+    // The sizes stay numbers (the low end of a range); a range adds its high end.
+    assert_eq!(v["tool_size"], 1000, "{v}");
+    assert_eq!(v["tool_size_max"], 5000, "{v}");
+    assert_eq!(v["resource_size"], 300);
+    assert!(v.get("resource_size_max").is_none(), "fixed: {v}");
+    assert_eq!(
+        (v["prompt_size"].clone(), v["prompt_size_max"].clone()),
+        (json!(10), json!(20))
+    );
+    // Without ranges nothing is added.
+    let s = HttpServer::start(&["-transport=http", "-listen=127.0.0.1", "-port=0"]);
+    let v = s.send(&Request::get("/version")).expect(200).json();
+    assert!(v["tool_size"].is_u64(), "{v}");
+    for key in ["tool_size_max", "resource_size_max", "prompt_size_max"] {
+        assert!(v.get(key).is_none(), "{key} in {v}");
+    }
+}
