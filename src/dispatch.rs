@@ -830,9 +830,23 @@ impl Dispatcher {
             write_escaped(out, self.catalog.resource_uri_prefix().as_bytes());
             out.extend_from_slice(
                 b"{index}\",\"name\":\"benchmark_resource_by_index\",\
-\"title\":\"Benchmark resource by index\",\"description\":\"Benchmark resource with the given index, 0 to ",
+\"title\":\"Benchmark resource by index\",\"description\":\"Benchmark resource with the given index, ",
             );
-            write_u64(out, self.catalog.resources - 1);
+            // The indices there are now: from 0, or a window that moves under -churn.
+            let (first, _) = self.catalog.window(Kind::Resource);
+            write_u64(out, first);
+            out.extend_from_slice(b" to ");
+            write_u64(out, first.saturating_add(self.catalog.resources - 1));
+            if let Some(churn) = self.catalog.churn() {
+                let count = churn.count.min(self.catalog.resources);
+                out.extend_from_slice(b" now (every ");
+                write_escaped(out, format!("{:?}", churn.interval).as_bytes());
+                out.extend_from_slice(b" the lowest ");
+                write_u64(out, count);
+                out.extend_from_slice(b" are replaced by ");
+                write_u64(out, count);
+                out.extend_from_slice(b" above the highest)");
+            }
             out.extend_from_slice(b"\",\"mimeType\":\"application/json\"}");
         }
         if self.catalog.has_fixtures() {
