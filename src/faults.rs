@@ -919,9 +919,14 @@ pub fn write_report(out: &mut Vec<u8>, faults: Option<&Faults>, fallback: &Fault
 
 /// Waits out `plan`'s delay on the request's own future, then answers a transport-level
 /// fault; `None` means: dispatch the request (which may still get an in-band fault).
+/// `dispatcher` and `hint` give a dropped reply's first half the shape of the real answer
+/// to `raw`, the request `plan` was made for.
 pub async fn http_prelude(
     plan: &Plan,
+    raw: &[u8],
     shared: &crate::transport::Shared,
+    dispatcher: &Dispatcher,
+    hint: EraHint,
 ) -> Option<crate::transport::HttpResponse> {
     use crate::transport::{ResponseBody, text_response};
     use hyper::StatusCode;
@@ -956,11 +961,16 @@ pub async fn http_prelude(
         }
         FaultKind::Drop => {
             // Promise more body than is sent: hyper closes the connection when the body ends
-            // short, so the client sees half a response and a reset.
-            const HALF: &[u8] =
-                b"{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{\"content\":[{\"type\":\"text\",";
+            // short, so the client sees half a response and a reset. The half is the start of
+            // a result as the request's era writes it.
+            let mut half = Vec::with_capacity(256);
+            let id = raw.get(plan.id.0..plan.id.1).unwrap_or(b"null");
+            let modern = plan.modern || hint == EraHint::Modern;
+            dispatcher.open_injected_result(&mut half, id, modern, plan.method);
+            half.extend_from_slice(b"\"content\":[{\"type\":\"text\",");
+            let promised = half.len() * 2;
             let (tx, rx) = tokio::sync::mpsc::channel(1);
-            let _ = tx.try_send(bytes::Bytes::from_static(HALF));
+            let _ = tx.try_send(bytes::Bytes::from(half));
             // End the body a moment later, once the first half has been flushed.
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -979,7 +989,7 @@ pub async fn http_prelude(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(HALF.len() * 2));
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(promised));
             r
         }
         _ => return None,

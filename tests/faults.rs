@@ -838,6 +838,31 @@ fn http_faults_answer_in_the_era_of_the_request() {
         let error = post(&era_call(2, 8, modern), modern);
         assert_era_faults(&is_error, &error, modern);
     }
+    // A dropped reply's half is the start of the real answer: its id, its era's fields.
+    let s = http(&["-error-rate=tools/call=1:drop"]);
+    for (id, modern) in [(31, true), (32, false)] {
+        let message = era_call(id, 1, modern);
+        let mut req = Request::mcp("/mcp", &message);
+        if modern {
+            req = req
+                .protocol(MODERN)
+                .header("Mcp-Method", "tools/call")
+                .header("Mcp-Name", "benchmark_tool_1");
+        }
+        let mut c = s.connect();
+        c.write_request(&req);
+        assert_eq!(c.read_head().status, 200);
+        let mut body = Vec::new();
+        while let Ok(true) = c.try_read_body_some(&mut body, Instant::now() + TIMEOUT) {}
+        let half = String::from_utf8_lossy(&body);
+        let start = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"#);
+        assert!(half.starts_with(&start), "{half}");
+        assert_eq!(
+            half.contains(r#""resultType":"complete""#),
+            modern,
+            "{half}"
+        );
+    }
 }
 
 // ------------------------------------------------------------------------------------------

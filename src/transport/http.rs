@@ -142,7 +142,17 @@ async fn post(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
     });
     if streamed.is_none()
         && let Some(p) = &plan
-        && let Some(r) = crate::faults::http_prelude(p, &inst.shared).await
+        && let Some(r) = crate::faults::http_prelude(
+            p,
+            &body,
+            &inst.shared,
+            &dispatcher,
+            match headers.version.as_deref() {
+                Some(MODERN_VERSION) => EraHint::Modern,
+                _ => EraHint::FromMessage,
+            },
+        )
+        .await
     {
         return r;
     }

@@ -264,7 +264,14 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
         progress = crate::faults::Progress::Done;
     }
     if let Some(p) = &plan
-        && let Some(r) = crate::faults::http_prelude(p, &inst.shared).await
+        && let Some(r) = crate::faults::http_prelude(
+            p,
+            &body,
+            &inst.shared,
+            &dispatcher,
+            crate::dispatch::EraHint::FromMessage,
+        )
+        .await
     {
         return r;
     }
