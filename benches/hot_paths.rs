@@ -17,7 +17,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 
 use benchmark_server::catalog::{Catalog, Kind};
 use benchmark_server::cli::Transport;
-use benchmark_server::dispatch::{CHUNK_BYTES, Dispatcher, Outcome, Reply, Session};
+use benchmark_server::dispatch::{CHUNK_BYTES, Dispatcher, EraHint, Outcome, Reply, Session};
 use benchmark_server::faults::{self, FaultConfig, Faults, Progress, Specs};
 use benchmark_server::jsonrpc::{Message, Parser, classify};
 use benchmark_server::mcp::Method;
@@ -62,9 +62,15 @@ fn answer_with_hooks(
 ) -> usize {
     let d = swap.load();
     let plan = d.faults().and_then(|f| f.plan(d.catalog(), request));
-    let outcome = faults::dispatch(plan.as_ref(), request, out, Progress::Both, |out| {
-        d.handle(session, parser, request, out)
-    });
+    let outcome = faults::dispatch(
+        plan.as_ref(),
+        request,
+        out,
+        Progress::Both,
+        &d,
+        EraHint::FromMessage,
+        |out| d.handle(session, parser, request, out),
+    );
     pump(&d, outcome, out, |bytes| {
         black_box(bytes);
     })

@@ -588,6 +588,43 @@ impl Dispatcher {
     ) {
         write_result_start(out, id);
         out.push(b'{');
+        self.write_result_fields(out, modern, cache, result_type);
+    }
+
+    /// Opens a result for the request whose raw `id` is `raw_id` as `method`'s real result
+    /// opens in its era (`modern`: 2026-07-28), so injected results ([`crate::faults`]) look
+    /// like the real ones.
+    pub fn open_injected_result(
+        &self,
+        out: &mut Vec<u8>,
+        raw_id: &[u8],
+        modern: bool,
+        method: Method,
+    ) {
+        out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+        out.extend_from_slice(raw_id);
+        out.extend_from_slice(b",\"result\":{");
+        let cache = match method {
+            Method::ToolsList
+            | Method::ResourcesList
+            | Method::PromptsList
+            | Method::ResourcesTemplatesList
+            | Method::ServerDiscover => Cacheable::List,
+            Method::ResourcesRead => Cacheable::Read,
+            _ => Cacheable::No,
+        };
+        self.write_result_fields(out, modern, cache, "complete");
+    }
+
+    /// The fields a 2026-07-28 result starts with (none for the handshake era), each followed
+    /// by a comma.
+    fn write_result_fields(
+        &self,
+        out: &mut Vec<u8>,
+        modern: bool,
+        cache: Cacheable,
+        result_type: &str,
+    ) {
         if !modern {
             return;
         }
@@ -790,9 +827,23 @@ impl Dispatcher {
             write_escaped(out, self.catalog.resource_uri_prefix().as_bytes());
             out.extend_from_slice(
                 b"{index}\",\"name\":\"benchmark_resource_by_index\",\
-\"title\":\"Benchmark resource by index\",\"description\":\"Benchmark resource with the given index, 0 to ",
+\"title\":\"Benchmark resource by index\",\"description\":\"Benchmark resource with the given index, ",
             );
-            write_u64(out, self.catalog.resources - 1);
+            // The indices there are now: from 0, or a window that moves under -churn.
+            let (first, _) = self.catalog.window(Kind::Resource);
+            write_u64(out, first);
+            out.extend_from_slice(b" to ");
+            write_u64(out, first.saturating_add(self.catalog.resources - 1));
+            if let Some(churn) = self.catalog.churn() {
+                let count = churn.count.min(self.catalog.resources);
+                out.extend_from_slice(b" now (every ");
+                write_escaped(out, format!("{:?}", churn.interval).as_bytes());
+                out.extend_from_slice(b" the lowest ");
+                write_u64(out, count);
+                out.extend_from_slice(b" are replaced by ");
+                write_u64(out, count);
+                out.extend_from_slice(b" above the highest)");
+            }
             out.extend_from_slice(b"\",\"mimeType\":\"application/json\"}");
         }
         if self.catalog.has_fixtures() {

@@ -20,8 +20,9 @@ use std::time::Duration;
 
 use crate::catalog::Catalog;
 use crate::cli::parse_duration;
-use crate::dispatch::{Continuation, Outcome, Reply};
+use crate::dispatch::{Continuation, Dispatcher, EraHint, Outcome, Reply};
 use crate::json::{member_span, write_escaped, write_u64};
+use crate::mcp::{Method, meta};
 use crate::payload::write_payload_start;
 
 /// Size of an `oversized` reply's text when the rule names none.
@@ -577,6 +578,10 @@ pub struct Plan {
     id: (usize, usize),
     /// `params._meta.progressToken` of a delayed `tools/call`, when it is a string or integer.
     progress: Option<(usize, usize)>,
+    method: Method,
+    /// The request speaks 2026-07-28 by itself (its `_meta` names the protocol version, or
+    /// the method exists only in that era), as the dispatcher decides it.
+    modern: bool,
     tool_call: bool,
     /// `initialize` or `logging/setLevel`: the session changes when it is served.
     stateful: bool,
@@ -714,11 +719,18 @@ impl Faults {
                 (string_at(raw, token).is_some() || is_integer(t)).then_some(token)
             })
             .flatten();
+        let modern = matches!(method, "server/discover" | "subscriptions/listen")
+            || params
+                .and_then(|p| member_span(raw, p, "_meta"))
+                .and_then(|(m, _)| member_span(raw, m, meta::PROTOCOL_VERSION))
+                .is_some();
         Some(Plan {
             delay,
             fault,
             id,
             progress,
+            method: Method::parse(method),
+            modern,
             tool_call,
             stateful: matches!(method, "initialize" | "logging/setLevel"),
         })
@@ -735,6 +747,11 @@ impl Plan {
     /// The fault is answered by the transport (status, hang, drop), not by [`dispatch`].
     pub fn transport_fault(&self) -> Option<FaultKind> {
         self.fault.filter(|k| !k.in_band())
+    }
+
+    /// A delayed `tools/call` with a progress token: it reports "Waiting", then "Done".
+    pub fn reports_progress(&self) -> bool {
+        self.progress.is_some()
     }
 
     /// Writes a `notifications/progress` line about this delayed call, if it has a token.
@@ -761,12 +778,15 @@ pub enum Progress {
 
 /// Dispatches `raw` under `plan`: progress notifications of a delayed call first, then the
 /// in-band fault or, if there is none, whatever `handle` writes. `plan` `None` is exactly
-/// `handle(out)`.
+/// `handle(out)`. An in-band fault is written in the request's era, as `dispatcher` would
+/// write its real answer (`hint`: what the transport knows of that era).
 pub fn dispatch(
     plan: Option<&Plan>,
     raw: &[u8],
     out: &mut Vec<u8>,
     progress: Progress,
+    dispatcher: &Dispatcher,
+    hint: EraHint,
     handle: impl FnOnce(&mut Vec<u8>) -> Outcome,
 ) -> Outcome {
     let Some(plan) = plan else {
@@ -781,7 +801,10 @@ pub fn dispatch(
     }
     let mut outcome = match plan.fault.filter(|k| k.in_band()) {
         None => handle(out),
-        Some(kind) => write_fault(plan, kind, raw, out),
+        Some(kind) => {
+            let modern = plan.modern || hint == EraHint::Modern;
+            write_fault(plan, kind, raw, out, dispatcher, modern)
+        }
     };
     if notes > 0 && matches!(outcome.reply, Reply::Partial(_)) {
         // Replies with notifications are framed whole (as SSE events over HTTP). Only
@@ -795,21 +818,37 @@ pub fn dispatch(
     outcome
 }
 
-fn write_fault(plan: &Plan, kind: FaultKind, raw: &[u8], out: &mut Vec<u8>) -> Outcome {
+/// Writes the in-band fault `kind` as the answer to the request in `raw`: results open as
+/// the method's real results do in the request's era (`modern`: 2026-07-28, with
+/// `resultType` and the rest); errors have the same shape in both eras.
+fn write_fault(
+    plan: &Plan,
+    kind: FaultKind,
+    raw: &[u8],
+    out: &mut Vec<u8>,
+    dispatcher: &Dispatcher,
+    modern: bool,
+) -> Outcome {
     let id = &raw[plan.id.0..plan.id.1];
     let mut reply = Reply::Complete;
     let mut error_code = None;
-    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-    out.extend_from_slice(id);
+    let open_result = |out: &mut Vec<u8>| {
+        dispatcher.open_injected_result(out, id, modern, plan.method);
+    };
     match kind {
-        FaultKind::IsError if plan.tool_call => out.extend_from_slice(
-            b",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"Injected tool error\"}],\"isError\":true}}",
-        ),
+        FaultKind::IsError if plan.tool_call => {
+            open_result(out);
+            out.extend_from_slice(
+                b"\"content\":[{\"type\":\"text\",\"text\":\"Injected tool error\"}],\"isError\":true}}",
+            );
+        }
         FaultKind::Malformed => {
-            out.extend_from_slice(b",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"trunc")
+            open_result(out);
+            out.extend_from_slice(b"\"content\":[{\"type\":\"text\",\"text\":\"trunc");
         }
         FaultKind::Oversized(size) => {
-            out.extend_from_slice(b",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"");
+            open_result(out);
+            out.extend_from_slice(b"\"content\":[{\"type\":\"text\",\"text\":\"");
             let filler = write_payload_start(out, b"oversized", size);
             let mut tail = Vec::new();
             tail.extend_from_slice(b"\"}]}}");
@@ -820,6 +859,8 @@ fn write_fault(plan: &Plan, kind: FaultKind, raw: &[u8], out: &mut Vec<u8>) -> O
             }
         }
         _ => {
+            out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+            out.extend_from_slice(id);
             out.extend_from_slice(
                 b",\"error\":{\"code\":-32603,\"message\":\"Internal error (injected fault)\",\"data\":{\"injected\":true}}}",
             );
@@ -830,7 +871,7 @@ fn write_fault(plan: &Plan, kind: FaultKind, raw: &[u8], out: &mut Vec<u8>) -> O
         reply,
         method: None,
         error_code,
-        modern: false,
+        modern,
         rejected: false,
         messages: 1,
     }
@@ -878,9 +919,14 @@ pub fn write_report(out: &mut Vec<u8>, faults: Option<&Faults>, fallback: &Fault
 
 /// Waits out `plan`'s delay on the request's own future, then answers a transport-level
 /// fault; `None` means: dispatch the request (which may still get an in-band fault).
+/// `dispatcher` and `hint` give a dropped reply's first half the shape of the real answer
+/// to `raw`, the request `plan` was made for.
 pub async fn http_prelude(
     plan: &Plan,
+    raw: &[u8],
     shared: &crate::transport::Shared,
+    dispatcher: &Dispatcher,
+    hint: EraHint,
 ) -> Option<crate::transport::HttpResponse> {
     use crate::transport::{ResponseBody, text_response};
     use hyper::StatusCode;
@@ -915,11 +961,16 @@ pub async fn http_prelude(
         }
         FaultKind::Drop => {
             // Promise more body than is sent: hyper closes the connection when the body ends
-            // short, so the client sees half a response and a reset.
-            const HALF: &[u8] =
-                b"{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{\"content\":[{\"type\":\"text\",";
+            // short, so the client sees half a response and a reset. The half is the start of
+            // a result as the request's era writes it.
+            let mut half = Vec::with_capacity(256);
+            let id = raw.get(plan.id.0..plan.id.1).unwrap_or(b"null");
+            let modern = plan.modern || hint == EraHint::Modern;
+            dispatcher.open_injected_result(&mut half, id, modern, plan.method);
+            half.extend_from_slice(b"\"content\":[{\"type\":\"text\",");
+            let promised = half.len() * 2;
             let (tx, rx) = tokio::sync::mpsc::channel(1);
-            let _ = tx.try_send(bytes::Bytes::from_static(HALF));
+            let _ = tx.try_send(bytes::Bytes::from(half));
             // End the body a moment later, once the first half has been flushed.
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -938,7 +989,7 @@ pub async fn http_prelude(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(HALF.len() * 2));
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(promised));
             r
         }
         _ => return None,
@@ -1062,9 +1113,15 @@ impl StdioDeferrer {
             }
             let mut buf = Vec::with_capacity(1024);
             let outcome = crate::transport::with_parser(|parser| {
-                dispatch(Some(&plan), &line, &mut buf, Progress::Done, |b| {
-                    dispatcher.handle(&mut session, parser, &line, b)
-                })
+                dispatch(
+                    Some(&plan),
+                    &line,
+                    &mut buf,
+                    Progress::Done,
+                    &dispatcher,
+                    EraHint::FromMessage,
+                    |b| dispatcher.handle(&mut session, parser, &line, b),
+                )
             });
             finish_line(outcome.reply, &dispatcher, &mut buf);
             use std::io::Write;
@@ -1127,6 +1184,10 @@ mod tests {
 
     fn catalog() -> Catalog {
         Catalog::new([1000, 10, 10], [10, 10, 10])
+    }
+
+    fn dispatcher() -> Dispatcher {
+        Dispatcher::new(catalog(), 0, "faults-test")
     }
 
     /// Mean and standard deviation of `n` samples, in seconds.
@@ -1314,6 +1375,57 @@ mod tests {
     }
 
     #[test]
+    fn in_band_faults_follow_the_era_of_the_request() {
+        let answer = |errors: &str, raw: &[u8], hint: EraHint| {
+            let plan = Faults::new(config("", errors))
+                .plan(&catalog(), raw)
+                .unwrap();
+            let mut out = Vec::new();
+            let outcome = dispatch(
+                Some(&plan),
+                raw,
+                &mut out,
+                Progress::None,
+                &dispatcher(),
+                hint,
+                |_| unreachable!(),
+            );
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            (v, outcome.modern)
+        };
+        let key = meta::PROTOCOL_VERSION;
+        let modern = format!(
+            r#"{{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{{"name":"benchmark_tool_1","_meta":{{"{key}":"2026-07-28"}}}}}}"#
+        );
+        let (v, is_modern) = answer("1:iserror", modern.as_bytes(), EraHint::FromMessage);
+        assert!(is_modern);
+        assert_eq!(v["result"]["resultType"], "complete", "{v}");
+        assert_eq!(
+            v["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+            "faults-test"
+        );
+        assert_eq!(v["result"]["isError"], true);
+        let (v, _) = answer("1:iserror", &call(4, 1), EraHint::FromMessage);
+        assert!(v["result"].get("resultType").is_none(), "{v}");
+        let (v, is_modern) = answer("1:iserror", &call(4, 1), EraHint::Modern);
+        assert!(is_modern && v["result"]["resultType"] == "complete", "{v}");
+        // A cacheable result carries the caching hints, as the real one does.
+        let list = format!(
+            r#"{{"jsonrpc":"2.0","id":5,"method":"tools/list","params":{{"_meta":{{"{key}":"2026-07-28"}}}}}}"#
+        );
+        let (v, _) = answer("1:oversized:10", list.as_bytes(), EraHint::FromMessage);
+        assert_eq!(v["result"]["ttlMs"], 300_000, "{v}");
+        assert_eq!(
+            v["result"]["content"][0]["text"].as_str().map(str::len),
+            Some(10)
+        );
+        let (v, is_modern) = answer("1:jsonrpc", modern.as_bytes(), EraHint::FromMessage);
+        assert!(is_modern);
+        assert_eq!(v["error"]["code"], -32603);
+        assert_eq!(v["error"]["data"]["injected"], true);
+    }
+
+    #[test]
     fn in_band_faults_keep_the_request_id() {
         let f = Faults::new(config("", "1:iserror"));
         let raw = br#"{"jsonrpc":"2.0","id":"abc","method":"tools/call","params":{"name":"benchmark_tool_1","_meta":{"progressToken":7}}}"#;
@@ -1324,6 +1436,8 @@ mod tests {
             raw,
             &mut out,
             Progress::Done,
+            &dispatcher(),
+            EraHint::FromMessage,
             |_| unreachable!(),
         );
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
@@ -1338,6 +1452,8 @@ mod tests {
             raw,
             &mut out,
             Progress::Done,
+            &dispatcher(),
+            EraHint::FromMessage,
             |_| unreachable!(),
         );
         assert_eq!(outcome.messages, 2);

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use std::thread;
 
 use common::{Server, StdioClient, TIMEOUT, run};
-use http_support::{Conn, HttpServer, Request, SseStream};
+use http_support::{Conn, HttpServer, Request, SseEvent, SseStream};
 use serde_json::{Value, json};
 
 fn call_line(id: u64, tool: u64, extra: &str) -> String {
@@ -746,4 +746,256 @@ fn delayed_requests_that_change_the_session_still_change_it() {
     c.send_line(r#"[{"jsonrpc":"2.0","id":"a","method":"ping"},{"jsonrpc":"2.0","id":"b","method":"ping"}]"#);
     let batch = c.recv();
     assert_eq!(batch.as_array().map(Vec::len), Some(2), "{batch}");
+}
+
+// ------------------------------------------------------------------------------------------
+// Eras: an in-band fault is written in the era of the request it answers
+
+const MODERN: &str = "2026-07-28";
+const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+
+/// A `tools/call` of `benchmark_tool_<tool>`: 2026-07-28 (with the `_meta` every request of
+/// that era carries) or handshake era.
+fn era_call(id: u64, tool: u64, modern: bool) -> Value {
+    let mut params = json!({"name": format!("benchmark_tool_{tool}"), "arguments": {}});
+    if modern {
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": MODERN,
+            "io.modelcontextprotocol/clientCapabilities": {}
+        });
+    }
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
+}
+
+/// Tools 0-4 answer with an injected `isError` result, 5-9 with an injected JSON-RPC error.
+const ERA_FAULTS: &str = "-error-rate=tools/call@0-4=1:iserror;tools/call@5-9=1:jsonrpc";
+
+/// Checks the injected `isError` result and JSON-RPC error of one era: a 2026-07-28 result
+/// opens with `resultType` and the server's identity in `_meta`, as a real one does; a
+/// handshake-era result has neither; the error is the same JSON-RPC error in both.
+#[track_caller]
+fn assert_era_faults(is_error: &Value, error: &Value, modern: bool) {
+    let result = &is_error["result"];
+    assert_eq!(result["isError"], true, "{is_error}");
+    assert_eq!(result["content"][0]["text"], "Injected tool error");
+    if modern {
+        assert_eq!(result["resultType"], "complete", "{is_error}");
+        assert_eq!(result["_meta"][SERVER_INFO]["name"], "benchmark-server");
+        assert!(result["_meta"][SERVER_INFO]["version"].is_string());
+    } else {
+        assert!(result.get("resultType").is_none(), "{is_error}");
+        assert!(result.get("_meta").is_none(), "{is_error}");
+    }
+    assert!(error.get("result").is_none(), "{error}");
+    assert_eq!(error["error"]["code"], -32603, "{error}");
+    assert_eq!(error["error"]["data"]["injected"], true);
+    assert_eq!(error["jsonrpc"], "2.0");
+}
+
+#[test]
+fn stdio_faults_answer_in_the_era_of_the_request() {
+    let mut c = StdioClient::start(["-tools=10", "-tool-size=10", "-log-level=none", ERA_FAULTS]);
+    for (i, modern) in [(1, true), (10, false), (20, true)] {
+        c.send(&era_call(i, 2, modern));
+        let is_error = c.recv();
+        assert_eq!(is_error["id"], i);
+        c.send(&era_call(i + 1, 7, modern));
+        let error = c.recv();
+        assert_eq!(error["id"], i + 1);
+        assert_era_faults(&is_error, &error, modern);
+    }
+    // A real 2026-07-28 answer on the same pipe opens the same way.
+    let real = c.request(
+        "tools/list",
+        json!({"_meta": era_call(0, 0, true)["params"]["_meta"]}),
+    );
+    assert_eq!(real["result"]["resultType"], "complete");
+}
+
+#[test]
+fn http_faults_answer_in_the_era_of_the_request() {
+    let s = http(&[ERA_FAULTS]);
+    let post = |message: &Value, modern: bool| {
+        let mut r = Request::mcp("/mcp", message);
+        r = if modern {
+            r.protocol(MODERN)
+                .header("Mcp-Method", "tools/call")
+                .header("Mcp-Name", message["params"]["name"].as_str().unwrap())
+        } else {
+            r.protocol(http_support::LATEST)
+        };
+        let response = s.send(&r);
+        response.expect(200);
+        assert!(
+            response.content_type().starts_with("application/json"),
+            "{}",
+            response.content_type()
+        );
+        response.json()
+    };
+    for modern in [true, false, true] {
+        let is_error = post(&era_call(1, 3, modern), modern);
+        let error = post(&era_call(2, 8, modern), modern);
+        assert_era_faults(&is_error, &error, modern);
+    }
+    // A dropped reply's half is the start of the real answer: its id, its era's fields.
+    let s = http(&["-error-rate=tools/call=1:drop"]);
+    for (id, modern) in [(31, true), (32, false)] {
+        let message = era_call(id, 1, modern);
+        let mut req = Request::mcp("/mcp", &message);
+        if modern {
+            req = req
+                .protocol(MODERN)
+                .header("Mcp-Method", "tools/call")
+                .header("Mcp-Name", "benchmark_tool_1");
+        }
+        let mut c = s.connect();
+        c.write_request(&req);
+        assert_eq!(c.read_head().status, 200);
+        let mut body = Vec::new();
+        while let Ok(true) = c.try_read_body_some(&mut body, Instant::now() + TIMEOUT) {}
+        let half = String::from_utf8_lossy(&body);
+        let start = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"#);
+        assert!(half.starts_with(&start), "{half}");
+        assert_eq!(
+            half.contains(r#""resultType":"complete""#),
+            modern,
+            "{half}"
+        );
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Progress of a delayed call, as it happens
+
+const PROGRESS_DELAY: Duration = Duration::from_millis(1500);
+/// The "Waiting" progress must arrive well before the delay ends.
+const PROGRESS_AT_ONCE: Duration = Duration::from_millis(700);
+
+fn progress_call(id: u64, modern: bool) -> Value {
+    let mut message = era_call(id, 4, modern);
+    message["params"]["_meta"]["progressToken"] = json!(format!("tok-{id}"));
+    message
+}
+
+/// Reads the three messages of a delayed call's progress stream, checking when each arrives
+/// (`since`: when the request was sent); returns the result.
+#[track_caller]
+fn expect_progress_then_result(events: &mut SseStream, id: u64, since: Instant) -> Value {
+    expect_waiting(events, id, since);
+    expect_done_then_result(events, id, since)
+}
+
+/// The "Waiting" progress, at once.
+#[track_caller]
+fn expect_waiting(events: &mut SseStream, id: u64, since: Instant) {
+    let waiting = events.next_message();
+    let at = since.elapsed();
+    assert!(at < PROGRESS_AT_ONCE, "Waiting arrived after {at:?}");
+    assert_eq!(waiting["method"], "notifications/progress", "{waiting}");
+    assert_eq!(waiting["params"]["progressToken"], format!("tok-{id}"));
+    assert_eq!(waiting["params"]["progress"], 0);
+    assert_eq!(waiting["params"]["message"], "Waiting");
+}
+
+/// The "Done" progress and the result, once the delay is over.
+#[track_caller]
+fn expect_done_then_result(events: &mut SseStream, id: u64, since: Instant) -> Value {
+    let done = events.next_message();
+    let at = since.elapsed();
+    assert!(at >= PROGRESS_DELAY, "Done arrived after only {at:?}");
+    assert_eq!(done["params"]["progress"], 100, "{done}");
+    assert_eq!(done["params"]["message"], "Done");
+    let result = events.next_message();
+    assert_eq!(result["id"], id, "{result}");
+    result
+}
+
+#[test]
+fn http_streams_the_progress_of_a_delayed_call_as_it_happens() {
+    let s = http(&["-latency=tools/call=fixed:1500ms"]);
+    // Both eras at once, each on its own connection.
+    let started = Instant::now();
+    let mut streams: Vec<(u64, bool, Conn)> = [(1, false), (2, true)]
+        .into_iter()
+        .map(|(id, modern)| {
+            let message = progress_call(id, modern);
+            let req = if modern {
+                Request::mcp("/mcp", &message)
+                    .protocol(MODERN)
+                    .header("Mcp-Method", "tools/call")
+                    .header("Mcp-Name", "benchmark_tool_4")
+            } else {
+                Request::mcp("/mcp", &message).protocol(http_support::LATEST)
+            };
+            let mut c = s.connect();
+            c.write_request(&req);
+            (id, modern, c)
+        })
+        .collect();
+    // A client that accepts only JSON gets today's reply: all of it after the delay.
+    let mut json_only = s.connect();
+    json_only.write_request(
+        &Request::mcp("/mcp", &progress_call(3, false)).set("Accept", "application/json"),
+    );
+    let mut opened = Vec::new();
+    for (id, modern, conn) in streams.drain(..) {
+        let (at, mut events) = conn_head(conn, started);
+        assert!(at < PROGRESS_AT_ONCE, "headers after {at:?}");
+        expect_waiting(&mut events, id, started);
+        opened.push((id, modern, events));
+    }
+    for (id, modern, mut events) in opened {
+        let result = expect_done_then_result(&mut events, id, started);
+        assert_eq!(
+            result["result"]["resultType"].is_string(),
+            modern,
+            "{result}"
+        );
+        assert!(result["result"]["content"][0]["text"].is_string());
+        let rest = events.expect_end(TIMEOUT);
+        assert!(rest.iter().all(SseEvent::is_comment), "{rest:?}");
+    }
+    let r = json_only.read_response(false);
+    assert!(started.elapsed() >= PROGRESS_DELAY);
+    r.expect(200);
+    let events: Vec<Value> = http_support::parse_events(&r.text())
+        .iter()
+        .filter(|e| !e.is_comment())
+        .map(SseEvent::json)
+        .collect();
+    assert_eq!(events.len(), 3, "{}", r.text());
+    assert_eq!(events[2]["id"], 3);
+}
+
+/// Reads the response head of `conn` (a 200 event stream): when it arrived and the stream.
+fn conn_head(mut conn: Conn, since: Instant) -> (Duration, SseStream) {
+    let head = conn.read_head();
+    let at = since.elapsed();
+    assert_eq!(head.status, 200, "{head:?}");
+    assert!(
+        head.content_type().starts_with("text/event-stream"),
+        "{head:?}"
+    );
+    (at, conn.into_events())
+}
+
+#[test]
+fn legacy_sse_sends_the_progress_of_a_delayed_call_before_the_delay_ends() {
+    let s = HttpServer::start(&[
+        "-transport=sse",
+        "-listen=127.0.0.1",
+        "-port=0",
+        "-tools=10",
+        "-tool-size=10",
+        "-latency=tools/call=fixed:1500ms",
+    ]);
+    let mut stream = SseStream::open(s.addr(), &Request::sse("/sse"));
+    let endpoint = stream.next_event().data.expect("the endpoint event");
+    // The POST is answered (202) once the call is; the messages travel on the stream.
+    let mut post = s.connect();
+    let started = Instant::now();
+    post.write_request(&Request::mcp(&endpoint, &progress_call(5, false)));
+    expect_progress_then_result(&mut stream, 5, started);
+    post.read_response(false).expect(202);
 }

@@ -866,3 +866,135 @@ fn churn_notifies_listen_streams_of_what_they_asked_for_only() {
         );
     }
 }
+
+#[test]
+fn version_reports_both_ends_of_a_size_range() {
+    let s = HttpServer::start(&[
+        "-transport=http",
+        "-listen=127.0.0.1",
+        "-port=0",
+        "-tool-size=1000-5000",
+        "-resource-size=300",
+        "-prompt-size=10-20",
+    ]);
+    let v = s.send(&Request::get("/version")).expect(200).json();
+    // The sizes stay numbers (the low end of a range); a range adds its high end.
+    assert_eq!(v["tool_size"], 1000, "{v}");
+    assert_eq!(v["tool_size_max"], 5000, "{v}");
+    assert_eq!(v["resource_size"], 300);
+    assert!(v.get("resource_size_max").is_none(), "fixed: {v}");
+    assert_eq!(
+        (v["prompt_size"].clone(), v["prompt_size_max"].clone()),
+        (json!(10), json!(20))
+    );
+    // Without ranges nothing is added.
+    let s = HttpServer::start(&["-transport=http", "-listen=127.0.0.1", "-port=0"]);
+    let v = s.send(&Request::get("/version")).expect(200).json();
+    assert!(v["tool_size"].is_u64(), "{v}");
+    for key in ["tool_size_max", "resource_size_max", "prompt_size_max"] {
+        assert!(v.get(key).is_none(), "{key} in {v}");
+    }
+}
+
+/// The index range the resource template's description states, if it has one.
+fn template_range(templates: &Value) -> Option<(u64, u64)> {
+    let template = templates["resourceTemplates"]
+        .as_array()?
+        .iter()
+        .find(|t| t["name"] == "benchmark_resource_by_index")?;
+    let text = template["description"].as_str()?;
+    let mut words = text
+        .strip_prefix("Benchmark resource with the given index, ")?
+        .split(' ');
+    let lo = words.next()?.parse().ok()?;
+    (words.next()? == "to").then_some(())?;
+    let hi = words.next()?.parse().ok()?;
+    Some((lo, hi))
+}
+
+#[test]
+fn the_resource_template_states_the_indices_there_are_now() {
+    let s = HttpServer::start(&[
+        "-transport=http",
+        "-listen=127.0.0.1",
+        "-port=0",
+        "-session-mode=stateless",
+        "-admin",
+        "-churn=1s:2",
+        "-resources=5",
+    ]);
+    let ask = |method: &str| {
+        let message = json!({"jsonrpc": "2.0", "id": 1, "method": method});
+        let r = s.send(&Request::mcp("/mcp", &message).protocol(http_support::LATEST));
+        r.expect(200);
+        r.message()["result"].clone()
+    };
+    // The range stated and the resources listed, taken within one generation.
+    let consistent = || {
+        for _ in 0..5 {
+            let before = ask("resources/templates/list");
+            let listed = indices(
+                ask("resources/list")["resources"].as_array().unwrap(),
+                "name",
+            );
+            if ask("resources/templates/list") == before {
+                return (template_range(&before), listed, before);
+            }
+        }
+        panic!("no consistent listing in 5 tries");
+    };
+    let (range, listed, templates) = consistent();
+    let (lo, hi) = range.unwrap_or_else(|| panic!("no range in {templates}"));
+    assert_eq!((lo..=hi).collect::<Vec<_>>(), listed, "{templates}");
+    let text = templates["resourceTemplates"][0]["description"]
+        .as_str()
+        .unwrap();
+    assert!(text.contains("now (every 1s the lowest 2"), "{text}");
+    // The window moves; the description moves with it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let moved = loop {
+        assert!(Instant::now() < deadline, "the window never moved");
+        std::thread::sleep(Duration::from_millis(200));
+        let (range, listed, _) = consistent();
+        if range != Some((lo, hi)) {
+            break (range, listed);
+        }
+    };
+    let (new_lo, new_hi) = moved.0.unwrap();
+    assert!(new_lo > lo && new_hi - new_lo == 4, "{moved:?}");
+    assert_eq!((new_lo..=new_hi).collect::<Vec<_>>(), moved.1);
+    // A count changed at run time changes the stated range too.
+    let r = s.send(&Request::new("PUT", "/admin/config").body(r#"{"resources":3}"#));
+    r.expect(200);
+    let (range, listed, templates) = consistent();
+    let (lo, hi) = range.unwrap_or_else(|| panic!("no range in {templates}"));
+    assert_eq!(hi - lo, 2, "{templates}");
+    assert_eq!((lo..=hi).collect::<Vec<_>>(), listed);
+    let r = s.send(&Request::new("PUT", "/admin/config").body(r#"{"resources":0}"#));
+    r.expect(200);
+    let templates = ask("resources/templates/list");
+    assert_eq!(templates["resourceTemplates"], json!([]), "{templates}");
+}
+
+#[test]
+fn without_churn_the_template_states_every_index_and_follows_admin_changes() {
+    let s = HttpServer::start(&[
+        "-transport=http",
+        "-listen=127.0.0.1",
+        "-port=0",
+        "-session-mode=stateless",
+        "-admin",
+        "-resources=7",
+    ]);
+    let templates = || {
+        let message = json!({"jsonrpc": "2.0", "id": 1, "method": "resources/templates/list"});
+        let r = s.send(&Request::mcp("/mcp", &message).protocol(http_support::LATEST));
+        r.json()["result"].clone()
+    };
+    let t = templates();
+    assert_eq!(template_range(&t), Some((0, 6)), "{t}");
+    assert!(!t.to_string().contains(" now "), "{t}");
+    s.send(&Request::new("PUT", "/admin/config").body(r#"{"resources":12}"#))
+        .expect(200);
+    assert_eq!(template_range(&templates()), Some((0, 11)));
+}

@@ -4,7 +4,9 @@
 //! with `application/json` or, for clients that accept only `text/event-stream` (or with
 //! `-response-mode=sse`), as a one-event SSE stream; notifications and client responses get
 //! `202`. `GET` opens the session's server-to-client SSE stream, `DELETE` ends the session.
-//! Large replies are streamed as body chunks straight from the dispatcher. With
+//! Large replies are streamed as body chunks straight from the dispatcher. A `tools/call`
+//! delayed by `-latency` that asked for progress gets an SSE reply that reports it as it
+//! happens ([`progress_stream`]). With
 //! `-profile=conformance`, a fixture that asks the client for input replies with an SSE stream
 //! carrying its requests ([`crate::roundtrip`]); the client's answers are POSTs on the session.
 
@@ -129,8 +131,28 @@ async fn post(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
     let plan = dispatcher
         .faults()
         .and_then(|f| f.plan(dispatcher.catalog(), &body));
-    if let Some(p) = &plan
-        && let Some(r) = crate::faults::http_prelude(p, &inst.shared).await
+    // A delayed call that reports progress, to a client that reads SSE: its reply streams the
+    // progress as it happens. (A transport fault must be a status, so it still waits first;
+    // the fixtures' round trips have streams of their own.)
+    let streamed = plan.as_ref().filter(|p| {
+        accept.sse
+            && p.reports_progress()
+            && p.transport_fault().is_none()
+            && !dispatcher.catalog().has_fixtures()
+    });
+    if streamed.is_none()
+        && let Some(p) = &plan
+        && let Some(r) = crate::faults::http_prelude(
+            p,
+            &body,
+            &inst.shared,
+            &dispatcher,
+            match headers.version.as_deref() {
+                Some(MODERN_VERSION) => EraHint::Modern,
+                _ => EraHint::FromMessage,
+            },
+        )
+        .await
     {
         return r;
     }
@@ -140,10 +162,113 @@ async fn post(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
         sse,
     };
     let body_version = modern_body_version(&body);
-    if headers.version.as_deref() == Some(MODERN_VERSION) || body_version.is_some() {
-        return modern_post(inst, &headers, body_version, &body, call);
+    let mut target = if headers.version.as_deref() == Some(MODERN_VERSION) || body_version.is_some()
+    {
+        match admit_modern(&headers, body_version.as_deref(), &body, call) {
+            Ok(()) => Target::Modern,
+            Err(r) => return r,
+        }
+    } else {
+        match admit_legacy(inst, &headers, &body) {
+            Ok(t) => Target::Legacy(t),
+            Err(r) => return r,
+        }
+    };
+    if let Some(p) = streamed {
+        match progress_stream(inst, call, p, &body, target) {
+            Ok(r) => return r,
+            Err(t) => {
+                // No stream may open now: answered as any delayed call, after the delay.
+                tokio::time::sleep(p.delay).await;
+                target = t;
+            }
+        }
     }
-    legacy_post(inst, &headers, &body, call)
+    match target {
+        Target::Modern => modern_post(inst, &body, call),
+        Target::Legacy(t) => legacy_post(inst, t, &body, call),
+    }
+}
+
+/// Which era's rules a POST that passed its checks is served by.
+enum Target {
+    Modern,
+    Legacy(LegacyTarget),
+}
+
+/// A handshake-era POST that passed its checks: the session it uses and how.
+struct LegacyTarget {
+    /// The `MCP-Protocol-Version` header, if any.
+    protocol: Option<ProtocolVersion>,
+    initialize: bool,
+    /// The session whose state the request uses (`None`: a fresh one, e.g. for initialize).
+    found: Option<Found>,
+}
+
+impl LegacyTarget {
+    /// The state of a request served without a stored session.
+    fn fresh_session(&self) -> Session {
+        Session {
+            protocol: self.protocol.or(Some(ProtocolVersion::DEFAULT_ASSUMED)),
+            ..Session::default()
+        }
+    }
+}
+
+/// The reply to a delayed `tools/call` that asked for progress, for a client that reads SSE:
+/// a stream that starts at once with the "Waiting" progress and carries, after the delay, the
+/// "Done" progress and the result, then ends. `Err` gives `target` back when no stream may
+/// open (`-max-sse-streams`).
+fn progress_stream(
+    inst: &Instance,
+    call: Call,
+    plan: &Plan,
+    body: &Bytes,
+    target: Target,
+) -> Result<HttpResponse, Target> {
+    let Ok(slot) = inst.shared.sse_streams.acquire() else {
+        return Err(target);
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(2);
+    let mut waiting = Vec::with_capacity(256);
+    plan.write_progress(body, &mut waiting, false);
+    let _ = tx.try_send(Bytes::from(super::sse_events(&waiting)));
+    let dispatcher = call.dispatcher.clone();
+    let plan = plan.clone();
+    let body = body.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = tokio::time::sleep(plan.delay) => {}
+            // The client is gone (under 2026-07-28 closing the stream cancels the request).
+            () = tx.closed() => return,
+        }
+        let mut out = Vec::with_capacity(REPLY_CAPACITY);
+        let started = Instant::now();
+        let progress = crate::faults::Progress::Done;
+        let outcome = match &target {
+            Target::Modern => dispatch_modern(&dispatcher, Some(&plan), &body, &mut out, progress),
+            Target::Legacy(t) => dispatch_legacy(
+                &dispatcher,
+                Some(&plan),
+                &body,
+                t,
+                &mut t.fresh_session(),
+                &mut out,
+                progress,
+            ),
+        };
+        metrics::record(Transport::Http, &outcome, started);
+        // With a notification ahead of it the reply is already whole; finish it regardless.
+        if let Reply::Partial(rest) = outcome.reply {
+            rest.finish(dispatcher.catalog(), &mut out);
+        }
+        // The stream ends when this sender is dropped, after the last event.
+        let _ = tx.send(Bytes::from(super::sse_events(&out))).await;
+    });
+    let stream = EventStream::new(&inst.shared, slot, rx, None);
+    let mut response = HttpResponse::new(ResponseBody::Events(Box::new(stream)));
+    sse_headers(&mut response);
+    Ok(response)
 }
 
 /// The dispatcher snapshot a POST is served with, its fault plan and its reply framing.
@@ -193,34 +318,97 @@ impl RequestHeaders {
     }
 }
 
-fn legacy_post(
+/// The checks of a handshake-era POST: its version header and its session.
+// The error is the response itself, built once on a cold path: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn admit_legacy(
     inst: &Instance,
     headers: &RequestHeaders,
-    body: &Bytes,
-    call: Call,
-) -> HttpResponse {
-    let sse = call.sse;
+    body: &[u8],
+) -> Result<LegacyTarget, HttpResponse> {
     let header_version = match headers.version.as_deref() {
         None => None,
         Some(v) => match ProtocolVersion::parse(v) {
             Some(v) => Some(v),
-            None => return unsupported_version_header(),
+            None => return Err(unsupported_version_header()),
         },
     };
-    let mode = inst.sessions.mode();
     let initialize = is_initialize(body);
-    // The session whose state this request uses (None: a fresh one, e.g. for initialize).
-    let found = match (mode, initialize, &headers.session) {
+    let found = match (inst.sessions.mode(), initialize, &headers.session) {
         (SessionMode::Stateless, _, _) | (_, true, _) => None,
-        (_, false, None) => return missing_session(),
+        (_, false, None) => return Err(missing_session()),
         (_, false, Some(id)) => match inst.sessions.get(id) {
             Some(f) => Some(f),
-            None => return unknown_session(),
+            None => return Err(unknown_session()),
         },
     };
+    Ok(LegacyTarget {
+        protocol: header_version,
+        initialize,
+        found,
+    })
+}
+
+/// Dispatches a handshake-era request under `plan`, in the state of `target`'s session (or in
+/// `fresh`, when it has none).
+fn dispatch_legacy(
+    dispatcher: &Dispatcher,
+    plan: Option<&Plan>,
+    body: &[u8],
+    target: &LegacyTarget,
+    fresh: &mut Session,
+    out: &mut Vec<u8>,
+    progress: crate::faults::Progress,
+) -> crate::dispatch::Outcome {
+    with_parser(|parser| {
+        crate::faults::dispatch(
+            plan,
+            body,
+            out,
+            progress,
+            dispatcher,
+            EraHint::FromMessage,
+            |out| match &target.found {
+                Some(Found::Stored(entry)) => {
+                    dispatcher.handle(&mut entry.state(), parser, body, out)
+                }
+                Some(Found::Signed(state)) => {
+                    dispatcher.handle(&mut state.clone(), parser, body, out)
+                }
+                None => dispatcher.handle(fresh, parser, body, out),
+            },
+        )
+    })
+}
+
+/// Dispatches a 2026-07-28 request under `plan` (stateless: no session).
+fn dispatch_modern(
+    dispatcher: &Dispatcher,
+    plan: Option<&Plan>,
+    body: &[u8],
+    out: &mut Vec<u8>,
+    progress: crate::faults::Progress,
+) -> crate::dispatch::Outcome {
+    with_parser(|parser| {
+        crate::faults::dispatch(
+            plan,
+            body,
+            out,
+            progress,
+            dispatcher,
+            EraHint::Modern,
+            |out| {
+                dispatcher.handle_with(&mut Session::default(), parser, body, out, EraHint::Modern)
+            },
+        )
+    })
+}
+
+fn legacy_post(inst: &Instance, target: LegacyTarget, body: &Bytes, call: Call) -> HttpResponse {
+    let sse = call.sse;
     // A fixture that sends requests to the client runs on its own SSE reply.
     if call.dispatcher.catalog().has_fixtures()
-        && let Some(Found::Stored(entry)) = &found
+        && let Some(Found::Stored(entry)) = &target.found
         && let Some(planned) = crate::roundtrip::plan(call.dispatcher, &mut entry.state(), body)
     {
         return roundtrip_reply(inst, planned, sse);
@@ -229,32 +417,20 @@ fn legacy_post(
     if sse {
         out.extend_from_slice(SSE_EVENT_START);
     }
-    let dispatcher = call.dispatcher;
-    let mut fresh = Session {
-        protocol: header_version.or(Some(ProtocolVersion::DEFAULT_ASSUMED)),
-        ..Session::default()
-    };
+    let mut fresh = target.fresh_session();
     let started = Instant::now();
-    let outcome = with_parser(|parser| {
-        crate::faults::dispatch(
-            call.plan,
-            body,
-            &mut out,
-            crate::faults::Progress::Both,
-            |out| match &found {
-                Some(Found::Stored(entry)) => {
-                    dispatcher.handle(&mut entry.state(), parser, body, out)
-                }
-                Some(Found::Signed(state)) => {
-                    dispatcher.handle(&mut state.clone(), parser, body, out)
-                }
-                None => dispatcher.handle(&mut fresh, parser, body, out),
-            },
-        )
-    });
+    let outcome = dispatch_legacy(
+        call.dispatcher,
+        call.plan,
+        body,
+        &target,
+        &mut fresh,
+        &mut out,
+        crate::faults::Progress::Both,
+    );
     metrics::record(Transport::Http, &outcome, started);
-    let new_session = (initialize
-        && mode != SessionMode::Stateless
+    let new_session = (target.initialize
+        && inst.sessions.mode() != SessionMode::Stateless
         && outcome.method == Some(McpMethod::Initialize)
         && outcome.error_code.is_none())
     .then(|| inst.sessions.create(fresh));
@@ -297,17 +473,16 @@ fn roundtrip_reply(inst: &Instance, planned: crate::roundtrip::Planned, sse: boo
     response
 }
 
-/// A 2026-07-28 POST: no sessions; the mirrored headers must agree with the body.
-fn modern_post(
-    inst: &Instance,
+/// The checks of a 2026-07-28 POST: the mirrored headers must agree with the body.
+#[allow(clippy::result_large_err)]
+fn admit_modern(
     headers: &RequestHeaders,
-    body_version: Option<String>,
-    body: &Bytes,
+    body_version: Option<&str>,
+    body: &[u8],
     call: Call,
-) -> HttpResponse {
+) -> Result<(), HttpResponse> {
     let started = Instant::now();
-    let sse = call.sse;
-    let checked = check_mirrored_headers(headers, body_version.as_deref(), body).and_then(|()| {
+    let checked = check_mirrored_headers(headers, body_version, body).and_then(|()| {
         match call.dispatcher.catalog().has_fixtures() {
             true => check_param_headers(headers, body),
             false => Ok(()),
@@ -329,29 +504,25 @@ fn modern_post(
         out.extend_from_slice(b",\"error\":{\"code\":-32020,\"message\":");
         write_string(&mut out, &message);
         out.extend_from_slice(b"}}");
-        return json_response(StatusCode::BAD_REQUEST, out);
+        return Err(json_response(StatusCode::BAD_REQUEST, out));
     }
+    Ok(())
+}
+
+/// A 2026-07-28 POST that passed its checks: no sessions.
+fn modern_post(inst: &Instance, body: &Bytes, call: Call) -> HttpResponse {
     let mut out = Vec::with_capacity(REPLY_CAPACITY);
-    if sse {
+    if call.sse {
         out.extend_from_slice(SSE_EVENT_START);
     }
-    let outcome = with_parser(|parser| {
-        crate::faults::dispatch(
-            call.plan,
-            body,
-            &mut out,
-            crate::faults::Progress::Both,
-            |out| {
-                call.dispatcher.handle_with(
-                    &mut Session::default(),
-                    parser,
-                    body,
-                    out,
-                    EraHint::Modern,
-                )
-            },
-        )
-    });
+    let started = Instant::now();
+    let outcome = dispatch_modern(
+        call.dispatcher,
+        call.plan,
+        body,
+        &mut out,
+        crate::faults::Progress::Both,
+    );
     metrics::record(Transport::Http, &outcome, started);
     reply_response(inst, call, outcome, out)
 }

@@ -631,11 +631,31 @@ fn version_body(inst: &Instance) -> String {
         .iter()
         .map(|v| format!("\"{}\"", v.as_str()))
         .collect();
+    // A size range (-tool-size=LO-HI) keeps `tool_size` the number it always is (the low end)
+    // and adds its high end as `tool_size_max`; a fixed size adds nothing.
+    let mut size_max = String::new();
+    for (key, kind, lo) in [
+        ("tool_size_max", crate::catalog::Kind::Tool, c.tool_size),
+        (
+            "resource_size_max",
+            crate::catalog::Kind::Resource,
+            c.resource_size,
+        ),
+        (
+            "prompt_size_max",
+            crate::catalog::Kind::Prompt,
+            c.prompt_size,
+        ),
+    ] {
+        if let Some(hi) = c.realism().map(|r| r.max_size(kind)).filter(|&hi| hi > lo) {
+            size_max += &format!(",\"{key}\":{hi}");
+        }
+    }
     format!(
         "{{\"name\":\"benchmark-server\",\"version\":\"{}\",\"mcp_version\":\"{}\",\
 \"protocol_versions\":[{}],\"server_name\":{},\"instance_id\":{},\"transport\":\"{}\",\
 \"tools\":{},\"resources\":{},\"prompts\":{},\
-\"tool_size\":{},\"resource_size\":{},\"prompt_size\":{}}}",
+\"tool_size\":{},\"resource_size\":{},\"prompt_size\":{}{}}}",
         env!("CARGO_PKG_VERSION"),
         ProtocolVersion::LATEST.as_str(),
         versions.join(","),
@@ -648,6 +668,7 @@ fn version_body(inst: &Instance) -> String {
         c.tool_size,
         c.resource_size,
         c.prompt_size,
+        size_max,
     )
 }
 

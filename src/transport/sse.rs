@@ -253,8 +253,34 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
     let plan = dispatcher
         .faults()
         .and_then(|f| f.plan(dispatcher.catalog(), &body));
+    // A delayed call that reports progress says "Waiting" on the stream now, ahead of the
+    // delay (a transport fault is the POST's status, so it gets no progress).
+    let mut progress = crate::faults::Progress::Both;
+    if let Some(p) = plan
+        .as_ref()
+        .filter(|p| p.reports_progress() && p.transport_fault().is_none())
+    {
+        let mut waiting = Vec::with_capacity(256);
+        p.write_progress(&body, &mut waiting, false);
+        let event = Bytes::from(super::sse_events(&waiting));
+        let tx = session.tx.lock().await;
+        if !matches!(
+            tokio::time::timeout(SEND_TIMEOUT, tx.send(event)).await,
+            Ok(Ok(()))
+        ) {
+            return text_response(StatusCode::NOT_FOUND, "Session closed\n");
+        }
+        progress = crate::faults::Progress::Done;
+    }
     if let Some(p) = &plan
-        && let Some(r) = crate::faults::http_prelude(p, &inst.shared).await
+        && let Some(r) = crate::faults::http_prelude(
+            p,
+            &body,
+            &inst.shared,
+            &dispatcher,
+            crate::dispatch::EraHint::FromMessage,
+        )
+        .await
     {
         return r;
     }
@@ -266,7 +292,9 @@ async fn message(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
             plan.as_ref(),
             &body,
             &mut out,
-            crate::faults::Progress::Both,
+            progress,
+            &dispatcher,
+            crate::dispatch::EraHint::FromMessage,
             |out| {
                 let mut state = session.state.lock().unwrap_or_else(|e| e.into_inner());
                 dispatcher.handle(&mut state, parser, &body, out)

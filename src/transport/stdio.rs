@@ -298,6 +298,8 @@ impl Connection<'_> {
                     line,
                     &mut response,
                     crate::faults::Progress::None,
+                    self.dispatcher,
+                    crate::dispatch::EraHint::FromMessage,
                     |out| {
                         self.dispatcher
                             .handle(&mut self.session, &mut self.parser, line, out)
@@ -322,6 +324,8 @@ impl Connection<'_> {
             line,
             &mut self.out,
             crate::faults::Progress::None,
+            self.dispatcher,
+            crate::dispatch::EraHint::FromMessage,
             |out| {
                 self.dispatcher
                     .handle(&mut self.session, &mut self.parser, line, out)
