@@ -420,27 +420,25 @@ pub fn accepts(headers: &HeaderMap) -> Accepts {
         json: false,
         sse: false,
     };
+    // Compared in place (no lower-cased copies): this runs for every POST.
     for value in headers.get_all(header::ACCEPT) {
         let Ok(value) = value.to_str() else { continue };
         for range in value.split(',') {
             let mut parts = range.split(';');
-            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-            let refused = parts.any(|p| {
-                let p = p.trim().replace(' ', "");
-                p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
-            });
+            let media = parts.next().unwrap_or("").trim();
+            let refused = parts.any(is_zero_quality);
             found = true;
             if refused {
                 continue;
             }
-            match media.as_str() {
-                "*/*" => {
-                    a.json = true;
-                    a.sse = true;
-                }
-                "application/*" | "application/json" => a.json = true,
-                "text/*" | "text/event-stream" => a.sse = true,
-                _ => {}
+            let is = |name: &str| media.eq_ignore_ascii_case(name);
+            if is("*/*") {
+                a.json = true;
+                a.sse = true;
+            } else if is("application/*") || is("application/json") {
+                a.json = true;
+            } else if is("text/*") || is("text/event-stream") {
+                a.sse = true;
             }
         }
     }
@@ -453,6 +451,21 @@ pub fn accepts(headers: &HeaderMap) -> Accepts {
     a
 }
 
+/// Whether a media-range parameter is `q=0` (`0.0`, `0.00`, `0.000`), spaces ignored.
+fn is_zero_quality(param: &str) -> bool {
+    // The longest spelling, `q=0.000`, has 7 bytes; anything longer is not a zero weight.
+    let mut spelled = [0u8; 7];
+    let mut len = 0;
+    for b in param.trim().bytes().filter(|&b| b != b' ') {
+        if len == spelled.len() {
+            return false;
+        }
+        spelled[len] = b;
+        len += 1;
+    }
+    matches!(&spelled[..len], b"q=0" | b"q=0.0" | b"q=0.00" | b"q=0.000")
+}
+
 /// The host part of a `Host` header or an origin's authority (`[::1]:80` → `[::1]`).
 fn host_only(authority: &str) -> &str {
     if authority.starts_with('[') {
@@ -462,8 +475,8 @@ fn host_only(authority: &str) -> &str {
 }
 
 fn is_loopback_host(host: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    host == "localhost"
+    // Digits and dots have no case: only `localhost` needs a case-insensitive comparison.
+    host.eq_ignore_ascii_case("localhost")
         || host == "[::1]"
         || host.starts_with("127.") && host.parse::<std::net::Ipv4Addr>().is_ok()
 }
@@ -1101,6 +1114,50 @@ mod tests {
             Accepts {
                 json: false,
                 sse: true
+            }
+        );
+        // Weights are read with spaces ignored; only the four spellings of zero refuse.
+        assert_eq!(
+            accepts(&headers(&[(
+                "accept",
+                " Application/JSON ; charset=utf-8 ; q = 0.000 ,\tText/Event-Stream;q=0.5"
+            )])),
+            Accepts {
+                json: false,
+                sse: true
+            }
+        );
+        assert_eq!(
+            accepts(&headers(&[("accept", "*/*;q=0.0001, text/*;Q=0")])),
+            Accepts {
+                json: true,
+                sse: true
+            }
+        );
+        assert_eq!(
+            accepts(&headers(&[("accept", "application/*;q=0.")])),
+            Accepts {
+                json: true,
+                sse: false
+            }
+        );
+        // Several Accept headers add up; a refused range in one does not undo another.
+        assert_eq!(
+            accepts(&headers(&[
+                ("accept", "text/event-stream;q=0"),
+                ("accept", "text/*, application/json"),
+            ])),
+            Accepts {
+                json: true,
+                sse: true
+            }
+        );
+        // A header that says nothing useful still counts as present.
+        assert_eq!(
+            accepts(&headers(&[("accept", "")])),
+            Accepts {
+                json: false,
+                sse: false
             }
         );
         assert_eq!(
