@@ -62,7 +62,8 @@ pub struct Shared {
 /// One listening server: its catalog, sessions and address.
 pub struct Instance {
     pub shared: Arc<Shared>,
-    /// Swapped whole by `/admin/config`; take one snapshot per request.
+    /// Swapped whole by `/admin/config` (fixed without `-admin`); take one snapshot per
+    /// request.
     pub dispatcher: crate::admin::Swap<Dispatcher>,
     pub config: Arc<Config>,
     pub sessions: SessionStore,
@@ -759,19 +760,21 @@ pub async fn serve(config: Config) -> Result<(), String> {
         };
         let instance_header = HeaderValue::from_str(&instance_id)
             .unwrap_or_else(|_| HeaderValue::from_static("invalid-instance-id"));
+        let dispatcher = Dispatcher::new(catalog, config.page_size, name.clone())
+            .with_instance_id(instance_id)
+            .with_cache_hints(config.cache)
+            .with_faults(
+                config
+                    .faults
+                    .is_active()
+                    .then(|| Arc::new(crate::faults::Faults::new(config.faults.clone()))),
+            );
         let inst = Arc::new(Instance {
             shared: shared.clone(),
-            dispatcher: crate::admin::Swap::new(
-                Dispatcher::new(catalog, config.page_size, name.clone())
-                    .with_instance_id(instance_id)
-                    .with_cache_hints(config.cache)
-                    .with_faults(
-                        config
-                            .faults
-                            .is_active()
-                            .then(|| Arc::new(crate::faults::Faults::new(config.faults.clone()))),
-                    ),
-            ),
+            dispatcher: match config.admin {
+                true => crate::admin::Swap::new(dispatcher),
+                false => crate::admin::Swap::fixed(dispatcher),
+            },
             config: config.clone(),
             sessions: SessionStore::new(
                 config.session_mode,
