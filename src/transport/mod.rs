@@ -374,11 +374,8 @@ pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// A request body read whole, or the status that refuses it.
 pub async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, HttpResponse> {
     let too_large = || text_response(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large\n");
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    // hyper has read `Content-Length` already: the body's exact size hint is that length.
+    let declared = req.body().size_hint().exact();
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
@@ -421,18 +418,26 @@ pub fn accepts(headers: &HeaderMap) -> Accepts {
         json: false,
         sse: false,
     };
-    // Compared in place (no lower-cased copies): this runs for every POST.
+    // Compared in place, byte by byte (no lower-cased copies): this runs for every POST.
     for value in headers.get_all(header::ACCEPT) {
-        let Ok(value) = value.to_str() else { continue };
-        for range in value.split(',') {
-            let mut parts = range.split(';');
-            let media = parts.next().unwrap_or("").trim();
+        // Only text values count (as `HeaderValue::to_str`): visible ASCII, spaces and tabs,
+        // so ASCII trimming is all the trimming there is.
+        let value = value.as_bytes();
+        if !value
+            .iter()
+            .all(|&b| b == b'\t' || (b' '..0x7f).contains(&b))
+        {
+            continue;
+        }
+        for range in value.split(|&b| b == b',') {
+            let mut parts = range.split(|&b| b == b';');
+            let media = parts.next().unwrap_or_default().trim_ascii();
             let refused = parts.any(is_zero_quality);
             found = true;
             if refused {
                 continue;
             }
-            let is = |name: &str| media.eq_ignore_ascii_case(name);
+            let is = |name: &str| media.eq_ignore_ascii_case(name.as_bytes());
             if is("*/*") {
                 a.json = true;
                 a.sse = true;
@@ -453,11 +458,11 @@ pub fn accepts(headers: &HeaderMap) -> Accepts {
 }
 
 /// Whether a media-range parameter is `q=0` (`0.0`, `0.00`, `0.000`), spaces ignored.
-fn is_zero_quality(param: &str) -> bool {
+fn is_zero_quality(param: &[u8]) -> bool {
     // The longest spelling, `q=0.000`, has 7 bytes; anything longer is not a zero weight.
     let mut spelled = [0u8; 7];
     let mut len = 0;
-    for b in param.trim().bytes().filter(|&b| b != b' ') {
+    for &b in param.trim_ascii().iter().filter(|&&b| b != b' ') {
         if len == spelled.len() {
             return false;
         }
@@ -640,7 +645,7 @@ fn version_body(inst: &Instance) -> String {
 }
 
 /// Routes one request: probes, then authentication, then Host/Origin, then the transport.
-async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
+async fn route(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
     let path = req.uri().path().to_string();
     let authorization = req
         .headers()
@@ -652,7 +657,7 @@ async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
         inst.shared.auth_token.as_deref(),
         inst.config.metrics_public,
     ) {
-        auth::Gate::Probe => return probe(&inst, req.method(), &path),
+        auth::Gate::Probe => return probe(inst, req.method(), &path),
         auth::Gate::Refused(failure) => {
             log::debug!(
                 "authentication failed ({failure:?}) for {} {path}",
@@ -670,7 +675,7 @@ async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
         }
         auth::Gate::Authorized => {}
     }
-    if let Err((status, why)) = check_host_and_origin(&inst, &req) {
+    if let Err((status, why)) = check_host_and_origin(inst, &req) {
         log::debug!("refused {} {path}: {}", req.method(), why.trim_end());
         return text_response(status, why);
     }
@@ -678,15 +683,15 @@ async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
         return preflight(req.headers());
     }
     if path == "/metrics" {
-        return probe(&inst, req.method(), &path);
+        return probe(inst, req.method(), &path);
     }
     let origin = req.headers().get(header::ORIGIN).cloned();
     if inst.config.admin && path == crate::admin::PATH {
-        return crate::admin::route(&inst, req).await;
+        return crate::admin::route(inst, req).await;
     }
     let mut response = match inst.shared.transport {
-        Transport::Sse => sse::route(&inst, &path, req).await,
-        _ => http::route(&inst, &path, req).await,
+        Transport::Sse => sse::route(inst, &path, req).await,
+        _ => http::route(inst, &path, req).await,
     };
     add_cors(origin, &mut response);
     response
@@ -859,6 +864,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     Ok(())
 }
 
+/// Sent on every response; a constant name is not parsed and checked per request.
+const INSTANCE_HEADER: header::HeaderName = header::HeaderName::from_static("x-instance-id");
+
 /// Pending connections the kernel queues before `accept` (the default 128 makes a burst of
 /// connects wait for SYN retransmits).
 const LISTEN_BACKLOG: u32 = 4096;
@@ -1002,11 +1010,11 @@ async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShut
                         req.uri().path().to_string(),
                     )
                 });
-                let mut response = route(inst.clone(), req).await;
+                let mut response = route(&inst, req).await;
                 crate::metrics::http_response(inst.shared.transport, response.status().as_u16());
                 response
                     .headers_mut()
-                    .insert("x-instance-id", inst.instance_header.clone());
+                    .insert(INSTANCE_HEADER, inst.instance_header.clone());
                 if let Some((started, method, path)) = logged {
                     log::debug!(
                         "{remote} {method} {path} {} {:?}",
