@@ -418,26 +418,18 @@ pub fn accepts(headers: &HeaderMap) -> Accepts {
         json: false,
         sse: false,
     };
-    // Compared in place, byte by byte (no lower-cased copies): this runs for every POST.
+    // Compared in place (no lower-cased copies): this runs for every POST.
     for value in headers.get_all(header::ACCEPT) {
-        // Only text values count (as `HeaderValue::to_str`): visible ASCII, spaces and tabs,
-        // so ASCII trimming is all the trimming there is.
-        let value = value.as_bytes();
-        if !value
-            .iter()
-            .all(|&b| b == b'\t' || (b' '..0x7f).contains(&b))
-        {
-            continue;
-        }
-        for range in value.split(|&b| b == b',') {
-            let mut parts = range.split(|&b| b == b';');
-            let media = parts.next().unwrap_or_default().trim_ascii();
+        let Ok(value) = value.to_str() else { continue };
+        for range in value.split(',') {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim();
             let refused = parts.any(is_zero_quality);
             found = true;
             if refused {
                 continue;
             }
-            let is = |name: &str| media.eq_ignore_ascii_case(name.as_bytes());
+            let is = |name: &str| media.eq_ignore_ascii_case(name);
             if is("*/*") {
                 a.json = true;
                 a.sse = true;
@@ -458,11 +450,11 @@ pub fn accepts(headers: &HeaderMap) -> Accepts {
 }
 
 /// Whether a media-range parameter is `q=0` (`0.0`, `0.00`, `0.000`), spaces ignored.
-fn is_zero_quality(param: &[u8]) -> bool {
+fn is_zero_quality(param: &str) -> bool {
     // The longest spelling, `q=0.000`, has 7 bytes; anything longer is not a zero weight.
     let mut spelled = [0u8; 7];
     let mut len = 0;
-    for &b in param.trim_ascii().iter().filter(|&&b| b != b' ') {
+    for b in param.trim().bytes().filter(|&b| b != b' ') {
         if len == spelled.len() {
             return false;
         }
