@@ -25,21 +25,66 @@ pub const PATH: &str = "/admin/config";
 const MAX_BODY: usize = 64 * 1024;
 
 /// A value readers take a snapshot of and a writer replaces whole.
+///
+/// Without `-admin` nothing ever replaces the dispatcher, so [`Swap::fixed`] holds it
+/// directly: every request reads it without a lock or a reference-count update.
 #[derive(Debug)]
-pub struct Swap<T>(RwLock<Arc<T>>);
+pub enum Swap<T> {
+    /// Never replaced: [`Swap::store`] is refused.
+    Fixed(Arc<T>),
+    /// Replaced by [`Swap::store`] (`-admin`).
+    Shared(RwLock<Arc<T>>),
+}
+
+/// One request's view of a [`Swap`]: borrowed from a fixed value, or a counted reference to
+/// the value that was current when it was taken.
+#[derive(Debug)]
+pub enum Snapshot<'a, T> {
+    Borrowed(&'a Arc<T>),
+    Owned(Arc<T>),
+}
+
+impl<T> std::ops::Deref for Snapshot<'_, T> {
+    type Target = Arc<T>;
+
+    fn deref(&self) -> &Arc<T> {
+        match self {
+            Snapshot::Borrowed(v) => v,
+            Snapshot::Owned(v) => v,
+        }
+    }
+}
 
 impl<T> Swap<T> {
+    /// A value `/admin/config` can replace.
     pub fn new(value: T) -> Self {
-        Self(RwLock::new(Arc::new(value)))
+        Self::Shared(RwLock::new(Arc::new(value)))
+    }
+
+    /// A value that stays for the life of the process.
+    pub fn fixed(value: T) -> Self {
+        Self::Fixed(Arc::new(value))
     }
 
     /// The current value.
-    pub fn load(&self) -> Arc<T> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    pub fn load(&self) -> Snapshot<'_, T> {
+        match self {
+            Swap::Fixed(v) => Snapshot::Borrowed(v),
+            Swap::Shared(lock) => {
+                Snapshot::Owned(lock.read().unwrap_or_else(|e| e.into_inner()).clone())
+            }
+        }
     }
 
-    pub fn store(&self, value: T) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(value);
+    /// Replaces the value; `false` (and no change) when it is fixed.
+    pub fn store(&self, value: T) -> bool {
+        match self {
+            Swap::Fixed(_) => false,
+            Swap::Shared(lock) => {
+                *lock.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(value);
+                true
+            }
+        }
     }
 }
 
@@ -148,7 +193,7 @@ fn apply(inst: &Instance, body: &[u8]) -> Result<(), String> {
         changed.push(format!("{key}={slot:?}"));
     }
     let faults = FaultConfig::parse(seed, specs).map_err(|(flag, why)| format!("{flag}: {why}"))?;
-    let mut next = (*current).clone();
+    let mut next: Dispatcher = (**current).clone();
     let same = current.faults().is_some_and(|f| *f.config() == faults)
         || (current.faults().is_none() && faults == inst.config.faults);
     if !same {
@@ -157,7 +202,10 @@ fn apply(inst: &Instance, body: &[u8]) -> Result<(), String> {
     }
     let catalog = next.catalog_mut();
     [catalog.tools, catalog.resources, catalog.prompts] = counts;
-    store(inst, next);
+    if !inst.dispatcher.store(next) {
+        // Not reached: /admin/config is routed only with -admin, which makes it swappable.
+        return Err("this instance's configuration is fixed (no -admin)".to_string());
+    }
     log::info!(
         "admin: configuration changed on {}: {}",
         inst.addr,
@@ -168,8 +216,4 @@ fn apply(inst: &Instance, body: &[u8]) -> Result<(), String> {
         }
     );
     Ok(())
-}
-
-fn store(inst: &Instance, next: Dispatcher) {
-    inst.dispatcher.store(next);
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::catalog::{Catalog, Kind};
 use crate::faults::{Faults, NextCursor};
 use crate::fixtures;
-use crate::json::{array_element_spans, member_span, write_escaped, write_string, write_u64};
+use crate::json::{Indexed, array_element_spans, write_escaped, write_string, write_u64};
 use crate::jsonrpc::{
     Message, ParseError, Parser, RequestId, classify, write_error, write_result_start,
 };
@@ -313,10 +313,10 @@ impl Dispatcher {
             Single(Outcome),
             Batch,
         }
-        let shape = parser.parse(raw, |parsed| match parsed {
+        let shape = parser.parse_indexed(raw, |parsed| match parsed {
             Err(e) => Shape::Single(self.parse_error(out, e)),
-            Ok(v) if v.is_array() => Shape::Batch,
-            Ok(v) => Shape::Single(self.handle_value(session, raw, v, out, hint, true)),
+            Ok((v, _)) if v.is_array() => Shape::Batch,
+            Ok((v, doc)) => Shape::Single(self.handle_value(session, doc, v, out, hint, true)),
         });
         match shape {
             Shape::Single(outcome) => outcome,
@@ -363,9 +363,9 @@ impl Dispatcher {
                 out.push(b',');
             }
             let element = &raw[s..e];
-            let outcome = parser.parse(element, |parsed| match parsed {
+            let outcome = parser.parse_indexed(element, |parsed| match parsed {
                 Err(err) => self.parse_error(out, err),
-                Ok(v) => {
+                Ok((v, doc)) => {
                     // initialize opens a session and subscriptions/listen a stream: neither fits
                     // inside one batch reply.
                     if let Message::Request {
@@ -388,7 +388,7 @@ impl Dispatcher {
                         );
                     }
                     // No notifications inside a batch: the reply must stay one array.
-                    self.handle_value(session, element, v, out, EraHint::FromMessage, false)
+                    self.handle_value(session, doc, v, out, EraHint::FromMessage, false)
                 }
             });
             match outcome.reply {
@@ -411,7 +411,7 @@ impl Dispatcher {
     fn handle_value(
         &self,
         session: &mut Session,
-        raw: &[u8],
+        raw: Indexed<'_>,
         v: Value<'_, '_>,
         out: &mut Vec<u8>,
         hint: EraHint,
@@ -426,7 +426,7 @@ impl Dispatcher {
             Message::Response => {
                 // The answer to a server-to-client request goes to the call waiting for it.
                 if let Some(pending) = &session.roundtrips
-                    && !pending.deliver(raw)
+                    && !pending.deliver(raw.bytes())
                 {
                     log::debug!("response to no waiting server request; ignored");
                 }
@@ -491,7 +491,7 @@ impl Dispatcher {
     /// A 2026-07-28 request: stateless, no handshake methods, extra result fields.
     fn handle_modern(
         &self,
-        raw: &[u8],
+        raw: Indexed<'_>,
         id: &RequestId<'_>,
         method: Method,
         name: &str,
@@ -527,7 +527,7 @@ impl Dispatcher {
     fn serve_catalog(
         &self,
         modern: bool,
-        raw: &[u8],
+        raw: Indexed<'_>,
         id: &RequestId<'_>,
         method: Method,
         params: Option<Value<'_, '_>>,
@@ -655,7 +655,7 @@ impl Dispatcher {
     fn handle_request(
         &self,
         session: &mut Session,
-        raw: &[u8],
+        raw: Indexed<'_>,
         id: &RequestId<'_>,
         method: Method,
         name: &str,
@@ -858,7 +858,7 @@ impl Dispatcher {
     fn call_tool(
         &self,
         modern: bool,
-        raw: &[u8],
+        raw: Indexed<'_>,
         id: &RequestId<'_>,
         params: Option<Value<'_, '_>>,
         out: &mut Vec<u8>,
@@ -878,7 +878,7 @@ impl Dispatcher {
         if let Some(f) = self.catalog.fixture(Kind::Tool, index)
             && let Some(i) = roundtrip::interactive(Target::Tool, fixtures::TOOLS[f].name)
         {
-            return self.interact(modern, raw, id, i, out);
+            return self.interact(modern, raw.bytes(), id, i, out);
         }
         self.open_result(out, id, modern, Cacheable::No);
         if let Some(f) = self.catalog.fixture(Kind::Tool, index) {
@@ -900,12 +900,12 @@ impl Dispatcher {
             return Ok(Reply::Complete);
         }
         if let Some(r) = self.catalog.realism() {
-            let raw_args = args.and(raw_arguments(raw));
+            let raw_args = args.and(raw.member_bytes(&["params", "arguments"]));
             return crate::realism::write_call(r, &self.catalog, index, args, raw_args, out)
                 .map_err(RpcError::invalid_params);
         }
         out.extend_from_slice(b"\"content\":[{\"type\":\"text\",\"text\":\"{\\\"arguments\\\":");
-        match args.and(raw_arguments(raw)) {
+        match args.and(raw.member_bytes(&["params", "arguments"])) {
             Some(span) => write_escaped(out, span),
             None => out.extend_from_slice(b"null"),
         }
@@ -986,7 +986,7 @@ impl Dispatcher {
     fn get_prompt(
         &self,
         modern: bool,
-        raw: &[u8],
+        raw: Indexed<'_>,
         id: &RequestId<'_>,
         params: Option<Value<'_, '_>>,
         out: &mut Vec<u8>,
@@ -1016,7 +1016,7 @@ impl Dispatcher {
         if let Some(f) = self.catalog.fixture(Kind::Prompt, index)
             && let Some(i) = roundtrip::interactive(Target::Prompt, fixtures::PROMPTS[f].name)
         {
-            return self.interact(modern, raw, id, i, out);
+            return self.interact(modern, raw.bytes(), id, i, out);
         }
         if let Some(f) = self.catalog.fixture(Kind::Prompt, index) {
             let start = out.len();
@@ -1345,13 +1345,6 @@ fn complete_indices_in(
 fn write_empty_result(out: &mut Vec<u8>, id: &RequestId<'_>) {
     write_result_start(out, id);
     out.extend_from_slice(b"{}}");
-}
-
-/// The raw bytes of `params.arguments` exactly as the client sent them.
-fn raw_arguments(raw: &[u8]) -> Option<&[u8]> {
-    let (ps, _) = member_span(raw, 0, "params")?;
-    let (s, e) = member_span(raw, ps, "arguments")?;
-    Some(&raw[s..e])
 }
 
 fn str_param<'i>(params: Option<Value<'_, 'i>>, key: &str) -> Result<&'i str, RpcError> {

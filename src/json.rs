@@ -1,8 +1,10 @@
 //! Low-level JSON text helpers: writing escaped strings and integers into byte buffers, and
 //! finding the raw byte span of a member in a document that has already been validated.
 //!
-//! Not a parser: callers validate input with simd-json first (see `jsonrpc`); the span finder
-//! only exists so that client-supplied JSON can be echoed byte for byte.
+//! Not a parser: callers validate input with simd-json first (see `jsonrpc`); the span finders
+//! only exist so that client-supplied JSON can be echoed byte for byte. [`Indexed`] finds
+//! spans from the structural offsets simd-json's parse already produced; [`member_span`]
+//! scans the bytes, for callers that have no parse at hand.
 
 /// Appends `s` as the *contents* of a JSON string (no surrounding quotes), escaping `"`, `\`
 /// and control characters. Bytes of valid UTF-8 above 0x7F are copied unchanged.
@@ -196,6 +198,106 @@ pub fn array_element_spans(b: &[u8], arr: usize) -> Option<Vec<(usize, usize)>> 
     }
 }
 
+/// A document simd-json has validated, with the byte offsets of its structural characters
+/// from the same parse (`{ } [ ] : ,` and the first byte of every string and scalar): spans
+/// are found by stepping from one of those to the next, not by rescanning the bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Indexed<'a> {
+    bytes: &'a [u8],
+    tokens: &'a [u32],
+}
+
+impl<'a> Indexed<'a> {
+    /// `tokens` must be simd-json's structural indexes of `bytes` (its `Buffers` after a
+    /// successful parse). Offsets that do not fit give no spans, never a panic.
+    pub fn new(bytes: &'a [u8], tokens: &'a [u32]) -> Self {
+        Self { bytes, tokens }
+    }
+
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The byte offset of token `t`.
+    fn at(&self, t: usize) -> Option<usize> {
+        self.tokens.get(t).map(|&i| i as usize)
+    }
+
+    /// The byte token `t` starts with.
+    fn byte(&self, t: usize) -> Option<u8> {
+        self.bytes.get(self.at(t)?).copied()
+    }
+
+    /// The token after the value that starts at token `t`.
+    fn skip_value(&self, t: usize) -> Option<usize> {
+        if !matches!(self.byte(t)?, b'{' | b'[') {
+            return Some(t + 1);
+        }
+        // Strings are single tokens, so every bracket token is a real one.
+        let mut depth = 0usize;
+        for u in t..self.tokens.len() {
+            match self.byte(u)? {
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(u + 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// The token of the value of member `key` of the object at token `obj` (first
+    /// occurrence, as simd-json's lookup).
+    fn member(&self, obj: usize, key: &str) -> Option<usize> {
+        if self.byte(obj)? != b'{' {
+            return None;
+        }
+        let mut t = obj + 1;
+        loop {
+            // A key, its `:` and its value; then `,` or `}`.
+            if self.byte(t)? != b'"' || self.byte(t + 1)? != b':' {
+                return None;
+            }
+            let token = self
+                .bytes
+                .get(self.at(t)?..self.at(t + 1)?)?
+                .trim_ascii_end();
+            if token.len() >= 2 && key_matches(token, key) {
+                return Some(t + 2);
+            }
+            t = self.skip_value(t + 2)?;
+            if self.byte(t)? != b',' {
+                return None;
+            }
+            t += 1;
+        }
+    }
+
+    /// The raw bytes of the member at `path` (object keys from the root), exactly as sent.
+    pub fn member_bytes(&self, path: &[&str]) -> Option<&'a [u8]> {
+        let mut t = 0;
+        for key in path {
+            t = self.member(t, key)?;
+        }
+        let start = self.at(t)?;
+        let next = self.skip_value(t)?;
+        let end = match self.byte(t)? {
+            // A container ends with its closing bracket, the token before `next`.
+            b'{' | b'[' => self.at(next - 1)? + 1,
+            // A string or scalar runs up to the next token, less the whitespace before it.
+            _ => {
+                let limit = self.at(next).unwrap_or(self.bytes.len());
+                start + self.bytes.get(start..limit)?.trim_ascii_end().len()
+            }
+        };
+        self.bytes.get(start..end)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,5 +390,82 @@ mod tests {
         let parts: Vec<&[u8]> = spans.iter().map(|&(s, e)| &doc[s..e]).collect();
         assert_eq!(parts, vec![&br#"{"a":"],"}"#[..], b"2", br#""x""#]);
         assert_eq!(array_element_spans(b"[]", 0).unwrap().len(), 0);
+    }
+
+    /// simd-json's structural offsets of `doc`, as the dispatcher's parser leaves them.
+    fn indexed_spans(doc: &[u8], path: &[&str]) -> Option<Vec<u8>> {
+        let mut copy = doc.to_vec();
+        let mut buffers = simd_json::Buffers::new(doc.len());
+        let mut tape = simd_json::Tape::null();
+        simd_json::fill_tape(&mut copy, &mut buffers, &mut tape).ok()?;
+        Indexed::new(doc, buffers.structural_indexes())
+            .member_bytes(path)
+            .map(<[u8]>::to_vec)
+    }
+
+    #[test]
+    fn indexed_spans_match_the_byte_scan() {
+        let docs: &[&[u8]] = &[
+            br#"{ "a" : 1, "params": {"name":"x", "arguments" : {"k": [1, {"z": "}"}], "n": 1.5e3} } }"#,
+            br#"{"a":"x\"}{\\","b":["\"]",{"c":"\\"}],"k":7 , "s" : "v\"" , "e":{}}"#,
+            br#"{"\u0061rguments":true,"arguments":false}"#,
+            br#"{"\u0061":1,"a":2,"a\n":3,"\n":4,"nn":5}"#,
+            br#"{"a":1,"a":2}"#,
+            b"{\"params\":{\"arguments\":123456789012345678901234567890\t\r\n}}",
+            br#"{"params":{"arguments":[ ]}, "x": null}"#,
+            br#"{"params":[{"arguments":1}]}"#,
+            br#"[{"params":1}]"#,
+            br#"{}"#,
+            br#""params""#,
+        ];
+        let paths: &[&[&str]] = &[
+            &["a"],
+            &["b"],
+            &["k"],
+            &["s"],
+            &["e"],
+            &["x"],
+            &["nn"],
+            &["a\n"],
+            &["\n"],
+            &["arguments"],
+            &["params"],
+            &["params", "name"],
+            &["params", "arguments"],
+            &["missing"],
+            &["params", "missing"],
+        ];
+        for doc in docs {
+            for path in paths {
+                let mut at = 0;
+                let mut scanned = None;
+                for key in *path {
+                    scanned = member_span(doc, at, key);
+                    match scanned {
+                        Some((s, _)) => at = s,
+                        None => break,
+                    }
+                }
+                let scanned = scanned.map(|(s, e)| doc[s..e].to_vec());
+                assert_eq!(
+                    indexed_spans(doc, path),
+                    scanned,
+                    "{path:?} in {}",
+                    String::from_utf8_lossy(doc)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn offsets_that_do_not_fit_give_no_span() {
+        let doc = br#"{"a":1}"#;
+        assert_eq!(Indexed::new(doc, &[]).member_bytes(&["a"]), None);
+        assert_eq!(Indexed::new(doc, &[0, 1, 99]).member_bytes(&["a"]), None);
+        assert_eq!(
+            Indexed::new(doc, &[0, 1, 4, 5, 6]).member_bytes(&["a"]),
+            Some(&b"1"[..])
+        );
+        assert_eq!(Indexed::new(b"{", &[0, 0, 0]).member_bytes(&["a"]), None);
     }
 }

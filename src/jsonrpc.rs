@@ -7,7 +7,7 @@ use simd_json::prelude::*;
 use simd_json::tape::Value;
 use simd_json::{Buffers, Tape};
 
-use crate::json::{write_i64, write_string, write_u64};
+use crate::json::{Indexed, write_i64, write_string, write_u64};
 
 /// Nesting deeper than this is rejected as a parse error (no MCP message comes close).
 pub const MAX_DEPTH: usize = 128;
@@ -146,12 +146,25 @@ impl Parser {
         raw: &[u8],
         f: impl FnOnce(Result<Value<'_, '_>, ParseError>) -> R,
     ) -> R {
+        self.parse_indexed(raw, |parsed| f(parsed.map(|(v, _)| v)))
+    }
+
+    /// [`Parser::parse`], also handing `f` the parse's structural offsets of `raw`, so spans
+    /// of it are found without scanning it again.
+    pub fn parse_indexed<R>(
+        &mut self,
+        raw: &[u8],
+        f: impl FnOnce(Result<(Value<'_, '_>, Indexed<'_>), ParseError>) -> R,
+    ) -> R {
         self.input.clear();
         self.input.extend_from_slice(raw);
         let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
         // simd-json validates UTF-8 as it parses.
         let result = match simd_json::fill_tape(&mut self.input, &mut self.buffers, &mut tape) {
-            Ok(()) => f(Ok(tape.as_value())),
+            Ok(()) => f(Ok((
+                tape.as_value(),
+                Indexed::new(raw, self.buffers.structural_indexes()),
+            ))),
             Err(e) if matches!(e.error(), simd_json::ErrorType::InvalidUtf8) => {
                 f(Err(ParseError::InvalidUtf8))
             }

@@ -292,29 +292,34 @@ struct RequestHeaders {
 impl RequestHeaders {
     fn of(req: &Request<Incoming>, fixtures: bool) -> Self {
         // Header values are compared without surrounding whitespace (RFC 9110 §5.5).
-        let get = |name: &str| {
-            req.headers()
-                .get(name)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+        let text = |v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).trim().to_string();
+        let mut found = Self {
+            version: None,
+            session: None,
+            method: None,
+            name: None,
+            params: Vec::new(),
         };
-        Self {
-            version: get(VERSION_HEADER),
-            session: get(SESSION_HEADER),
-            method: get(METHOD_HEADER),
-            name: get(NAME_HEADER),
-            params: match fixtures {
-                false => Vec::new(),
-                true => req
-                    .headers()
-                    .iter()
-                    .filter(|(n, _)| n.as_str().starts_with("mcp-param-"))
-                    .map(|(n, v)| {
-                        let v = String::from_utf8_lossy(v.as_bytes()).trim().to_string();
-                        (n.as_str().to_string(), v)
-                    })
-                    .collect(),
-            },
+        // One pass over the headers rather than a hashed lookup per name: most requests
+        // carry none of these.
+        for (name, value) in req.headers() {
+            let slot = match name.as_str() {
+                VERSION_HEADER => &mut found.version,
+                SESSION_HEADER => &mut found.session,
+                METHOD_HEADER => &mut found.method,
+                NAME_HEADER => &mut found.name,
+                n if fixtures && n.starts_with("mcp-param-") => {
+                    found.params.push((n.to_string(), text(value)));
+                    continue;
+                }
+                _ => continue,
+            };
+            // The first of repeated headers counts, as with `HeaderMap::get`.
+            if slot.is_none() {
+                *slot = Some(text(value));
+            }
         }
+        found
     }
 }
 

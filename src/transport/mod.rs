@@ -63,7 +63,8 @@ pub struct Shared {
 /// One listening server: its catalog, sessions and address.
 pub struct Instance {
     pub shared: Arc<Shared>,
-    /// Swapped whole by `/admin/config`; take one snapshot per request.
+    /// Swapped whole by `/admin/config` (fixed without `-admin`); take one snapshot per
+    /// request.
     pub dispatcher: crate::admin::Swap<Dispatcher>,
     pub config: Arc<Config>,
     pub sessions: SessionStore,
@@ -399,11 +400,8 @@ pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// A request body read whole, or the status that refuses it.
 pub async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, HttpResponse> {
     let too_large = || text_response(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large\n");
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    // hyper has read `Content-Length` already: the body's exact size hint is that length.
+    let declared = req.body().size_hint().exact();
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
@@ -446,27 +444,25 @@ pub fn accepts(headers: &HeaderMap) -> Accepts {
         json: false,
         sse: false,
     };
+    // Compared in place (no lower-cased copies): this runs for every POST.
     for value in headers.get_all(header::ACCEPT) {
         let Ok(value) = value.to_str() else { continue };
         for range in value.split(',') {
             let mut parts = range.split(';');
-            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-            let refused = parts.any(|p| {
-                let p = p.trim().replace(' ', "");
-                p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
-            });
+            let media = parts.next().unwrap_or("").trim();
+            let refused = parts.any(is_zero_quality);
             found = true;
             if refused {
                 continue;
             }
-            match media.as_str() {
-                "*/*" => {
-                    a.json = true;
-                    a.sse = true;
-                }
-                "application/*" | "application/json" => a.json = true,
-                "text/*" | "text/event-stream" => a.sse = true,
-                _ => {}
+            let is = |name: &str| media.eq_ignore_ascii_case(name);
+            if is("*/*") {
+                a.json = true;
+                a.sse = true;
+            } else if is("application/*") || is("application/json") {
+                a.json = true;
+            } else if is("text/*") || is("text/event-stream") {
+                a.sse = true;
             }
         }
     }
@@ -479,6 +475,21 @@ pub fn accepts(headers: &HeaderMap) -> Accepts {
     a
 }
 
+/// Whether a media-range parameter is `q=0` (`0.0`, `0.00`, `0.000`), spaces ignored.
+fn is_zero_quality(param: &str) -> bool {
+    // The longest spelling, `q=0.000`, has 7 bytes; anything longer is not a zero weight.
+    let mut spelled = [0u8; 7];
+    let mut len = 0;
+    for b in param.trim().bytes().filter(|&b| b != b' ') {
+        if len == spelled.len() {
+            return false;
+        }
+        spelled[len] = b;
+        len += 1;
+    }
+    matches!(&spelled[..len], b"q=0" | b"q=0.0" | b"q=0.00" | b"q=0.000")
+}
+
 /// The host part of a `Host` header or an origin's authority (`[::1]:80` → `[::1]`).
 fn host_only(authority: &str) -> &str {
     if authority.starts_with('[') {
@@ -488,8 +499,8 @@ fn host_only(authority: &str) -> &str {
 }
 
 fn is_loopback_host(host: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    host == "localhost"
+    // Digits and dots have no case: only `localhost` needs a case-insensitive comparison.
+    host.eq_ignore_ascii_case("localhost")
         || host == "[::1]"
         || host.starts_with("127.") && host.parse::<std::net::Ipv4Addr>().is_ok()
 }
@@ -673,7 +684,7 @@ fn version_body(inst: &Instance) -> String {
 }
 
 /// Routes one request: probes, then authentication, then Host/Origin, then the transport.
-async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
+async fn route(inst: &Instance, req: Request<Incoming>) -> HttpResponse {
     let path = req.uri().path().to_string();
     let authorization = req
         .headers()
@@ -685,7 +696,7 @@ async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
         inst.shared.auth_token.as_deref(),
         inst.config.metrics_public,
     ) {
-        auth::Gate::Probe => return probe(&inst, req.method(), &path),
+        auth::Gate::Probe => return probe(inst, req.method(), &path),
         auth::Gate::Refused(failure) => {
             log::debug!(
                 "authentication failed ({failure:?}) for {} {path}",
@@ -703,7 +714,7 @@ async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
         }
         auth::Gate::Authorized => {}
     }
-    if let Err((status, why)) = check_host_and_origin(&inst, &req) {
+    if let Err((status, why)) = check_host_and_origin(inst, &req) {
         log::debug!("refused {} {path}: {}", req.method(), why.trim_end());
         return text_response(status, why);
     }
@@ -711,15 +722,15 @@ async fn route(inst: Arc<Instance>, req: Request<Incoming>) -> HttpResponse {
         return preflight(req.headers());
     }
     if path == "/metrics" {
-        return probe(&inst, req.method(), &path);
+        return probe(inst, req.method(), &path);
     }
     let origin = req.headers().get(header::ORIGIN).cloned();
     if inst.config.admin && path == crate::admin::PATH {
-        return crate::admin::route(&inst, req).await;
+        return crate::admin::route(inst, req).await;
     }
     let mut response = match inst.shared.transport {
-        Transport::Sse => sse::route(&inst, &path, req).await,
-        _ => http::route(&inst, &path, req).await,
+        Transport::Sse => sse::route(inst, &path, req).await,
+        _ => http::route(inst, &path, req).await,
     };
     add_cors(origin, &mut response);
     response
@@ -793,19 +804,21 @@ pub async fn serve(config: Config) -> Result<(), String> {
         };
         let instance_header = HeaderValue::from_str(&instance_id)
             .unwrap_or_else(|_| HeaderValue::from_static("invalid-instance-id"));
+        let dispatcher = Dispatcher::new(catalog, config.page_size, name.clone())
+            .with_instance_id(instance_id)
+            .with_cache_hints(config.cache)
+            .with_faults(
+                config
+                    .faults
+                    .is_active()
+                    .then(|| Arc::new(crate::faults::Faults::new(config.faults.clone()))),
+            );
         let inst = Arc::new(Instance {
             shared: shared.clone(),
-            dispatcher: crate::admin::Swap::new(
-                Dispatcher::new(catalog, config.page_size, name.clone())
-                    .with_instance_id(instance_id)
-                    .with_cache_hints(config.cache)
-                    .with_faults(
-                        config
-                            .faults
-                            .is_active()
-                            .then(|| Arc::new(crate::faults::Faults::new(config.faults.clone()))),
-                    ),
-            ),
+            dispatcher: match config.admin {
+                true => crate::admin::Swap::new(dispatcher),
+                false => crate::admin::Swap::fixed(dispatcher),
+            },
             config: config.clone(),
             sessions: SessionStore::new(
                 config.session_mode,
@@ -889,6 +902,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     log::info!("all servers stopped");
     Ok(())
 }
+
+/// Sent on every response; a constant name is not parsed and checked per request.
+const INSTANCE_HEADER: header::HeaderName = header::HeaderName::from_static("x-instance-id");
 
 /// Pending connections the kernel queues before `accept` (the default 128 makes a burst of
 /// connects wait for SYN retransmits).
@@ -1032,11 +1048,11 @@ async fn accept_loop(inst: Arc<Instance>, listener: TcpListener) -> GracefulShut
                         req.uri().path().to_string(),
                     )
                 });
-                let mut response = route(inst.clone(), req).await;
+                let mut response = route(&inst, req).await;
                 crate::metrics::http_response(inst.shared.transport, response.status().as_u16());
                 response
                     .headers_mut()
-                    .insert("x-instance-id", inst.instance_header.clone());
+                    .insert(INSTANCE_HEADER, inst.instance_header.clone());
                 if let Some((started, method, path)) = logged {
                     log::debug!(
                         "{remote} {method} {path} {} {:?}",
@@ -1147,6 +1163,50 @@ mod tests {
             Accepts {
                 json: false,
                 sse: true
+            }
+        );
+        // Weights are read with spaces ignored; only the four spellings of zero refuse.
+        assert_eq!(
+            accepts(&headers(&[(
+                "accept",
+                " Application/JSON ; charset=utf-8 ; q = 0.000 ,\tText/Event-Stream;q=0.5"
+            )])),
+            Accepts {
+                json: false,
+                sse: true
+            }
+        );
+        assert_eq!(
+            accepts(&headers(&[("accept", "*/*;q=0.0001, text/*;Q=0")])),
+            Accepts {
+                json: true,
+                sse: true
+            }
+        );
+        assert_eq!(
+            accepts(&headers(&[("accept", "application/*;q=0.")])),
+            Accepts {
+                json: true,
+                sse: false
+            }
+        );
+        // Several Accept headers add up; a refused range in one does not undo another.
+        assert_eq!(
+            accepts(&headers(&[
+                ("accept", "text/event-stream;q=0"),
+                ("accept", "text/*, application/json"),
+            ])),
+            Accepts {
+                json: true,
+                sse: true
+            }
+        );
+        // A header that says nothing useful still counts as present.
+        assert_eq!(
+            accepts(&headers(&[("accept", "")])),
+            Accepts {
+                json: false,
+                sse: false
             }
         );
         assert_eq!(
