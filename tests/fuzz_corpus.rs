@@ -213,9 +213,15 @@ fn check_configured(
         }
         if p.fault == Some(FaultKind::Malformed) {
             out.clear();
-            let outcome = faults::dispatch(plan.as_ref(), line, out, Progress::None, |out| {
-                dispatcher.handle(session, parser, line, out)
-            });
+            let outcome = faults::dispatch(
+                plan.as_ref(),
+                line,
+                out,
+                Progress::None,
+                dispatcher,
+                EraHint::FromMessage,
+                |out| dispatcher.handle(session, parser, line, out),
+            );
             if !matches!(outcome.reply, Reply::Complete)
                 || !out.starts_with(b"{\"jsonrpc\":\"2.0\",\"id\":")
                 || !out.ends_with(b"\"trunc")
@@ -230,9 +236,15 @@ fn check_configured(
         }
     }
     out.clear();
-    let outcome = faults::dispatch(plan.as_ref(), line, out, Progress::Both, |out| {
-        dispatcher.handle(session, parser, line, out)
-    });
+    let outcome = faults::dispatch(
+        plan.as_ref(),
+        line,
+        out,
+        Progress::Both,
+        dispatcher,
+        EraHint::FromMessage,
+        |out| dispatcher.handle(session, parser, line, out),
+    );
     check_outcome(dispatcher, line, input, outcome, out, batches, budget);
 }
 
