@@ -149,7 +149,7 @@ const FLAGS: &[Flag] = &[
         "list-ttl",
         Str,
         "5m",
-        "ttlMs of 2026-07-28 list results (tools, resources, templates, prompts, discover)",
+        "ttlMs of 2026-07-28 list results (tools, resources, templates, prompts, discover); with -churn, the churn interval unless given",
     ),
     flag("listen", Str, "0.0.0.0", "Listen interface for sse/http"),
     flag(
@@ -862,6 +862,7 @@ where
         ),
     };
     let churn_on = churn.is_some();
+    let churn_interval = churn.as_ref().map(|c| c.interval);
     let realism = crate::realism::Realism {
         churn,
         sizes,
@@ -911,6 +912,14 @@ where
         let v = text(name);
         parse_duration(&v)
             .ok_or_else(|| invalid(name, &v, "not a duration such as 500ms, 10s or 5m"))
+    };
+    // A churning catalog is only valid until its next change, so that is how long a list
+    // result may be cached unless -list-ttl says otherwise.
+    let list_ttl = match churn_interval {
+        Some(interval) if !raw.contains_key("list-ttl") && !from_env.contains_key("list-ttl") => {
+            interval
+        }
+        _ => duration("list-ttl")?,
     };
     let response_mode = match text("response-mode").to_ascii_lowercase().as_str() {
         "auto" => ResponseMode::Auto,
@@ -1134,7 +1143,7 @@ where
             d => d,
         },
         cache: crate::dispatch::CacheHints {
-            list_ttl_ms: duration("list-ttl")?.as_millis() as u64,
+            list_ttl_ms: list_ttl.as_millis() as u64,
             read_ttl_ms: duration("read-ttl")?.as_millis() as u64,
             public: match text("cache-scope").to_ascii_lowercase().as_str() {
                 "public" => true,
@@ -1387,6 +1396,16 @@ mod tests {
         assert!(error(&["---tools=1"]).message.contains("bad flag syntax"));
         assert!(error(&["extra"]).message.contains("unexpected argument"));
         assert!(error(&["-x"]).message.contains("not defined: -x"));
+    }
+
+    #[test]
+    fn churn_caps_the_list_ttl_unless_it_is_given() {
+        assert_eq!(run(&[]).cache.list_ttl_ms, 300_000);
+        assert_eq!(run(&["-churn=2s:5"]).cache.list_ttl_ms, 2_000);
+        assert_eq!(
+            run(&["-churn=2s:5", "-list-ttl=1m"]).cache.list_ttl_ms,
+            60_000
+        );
     }
 
     #[test]

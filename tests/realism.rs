@@ -829,6 +829,8 @@ fn churn_notifies_listen_streams_of_what_they_asked_for_only() {
                 .header("Mcp-Method", "resources/list"),
         )
         .message();
+    // A list is valid until the next change: its cache hint is the churn interval.
+    assert_eq!(listed["result"]["ttlMs"], 700, "{listed}");
     // Resource [1] of 3 leaves at the second change from now: still there when subscribed.
     let watched = listed["result"]["resources"][1]["uri"].clone();
     let listen = json!({"jsonrpc": "2.0", "id": "L", "method": "subscriptions/listen", "params": {
