@@ -245,18 +245,15 @@ fn progress_stream(
         let mut out = Vec::with_capacity(REPLY_CAPACITY);
         let started = Instant::now();
         let progress = crate::faults::Progress::Done;
-        let outcome = match &target {
-            Target::Modern => dispatch_modern(&dispatcher, Some(&plan), &body, &mut out, progress),
-            Target::Legacy(t) => dispatch_legacy(
-                &dispatcher,
-                Some(&plan),
-                &body,
-                t,
-                &mut t.fresh_session(),
-                &mut out,
-                progress,
-            ),
+        let mut fresh;
+        let state = match &target {
+            Target::Modern => StateOf::Modern,
+            Target::Legacy(t) => {
+                fresh = t.fresh_session();
+                StateOf::Legacy(t, &mut fresh)
+            }
         };
+        let outcome = dispatch_post(&dispatcher, Some(&plan), &body, state, &mut out, progress);
         metrics::record(Transport::Http, &outcome, started);
         // With a notification ahead of it the reply is already whole; finish it regardless.
         if let Reply::Partial(rest) = outcome.reply {
@@ -354,46 +351,27 @@ fn admit_legacy(
     })
 }
 
-/// Dispatches a handshake-era request under `plan`, in the state of `target`'s session (or in
-/// `fresh`, when it has none).
-fn dispatch_legacy(
-    dispatcher: &Dispatcher,
-    plan: Option<&Plan>,
-    body: &[u8],
-    target: &LegacyTarget,
-    fresh: &mut Session,
-    out: &mut Vec<u8>,
-    progress: crate::faults::Progress,
-) -> crate::dispatch::Outcome {
-    with_parser(|parser| {
-        crate::faults::dispatch(
-            plan,
-            body,
-            out,
-            progress,
-            dispatcher,
-            EraHint::FromMessage,
-            |out| match &target.found {
-                Some(Found::Stored(entry)) => {
-                    dispatcher.handle(&mut entry.state(), parser, body, out)
-                }
-                Some(Found::Signed(state)) => {
-                    dispatcher.handle(&mut state.clone(), parser, body, out)
-                }
-                None => dispatcher.handle(fresh, parser, body, out),
-            },
-        )
-    })
+/// The session state a POST is dispatched in.
+enum StateOf<'a> {
+    /// 2026-07-28: stateless, no session.
+    Modern,
+    /// Handshake era: the state of the target's session, or `fresh` when it has none.
+    Legacy(&'a LegacyTarget, &'a mut Session),
 }
 
-/// Dispatches a 2026-07-28 request under `plan` (stateless: no session).
-fn dispatch_modern(
+/// Dispatches a POST's body under `plan`, in `state`.
+fn dispatch_post(
     dispatcher: &Dispatcher,
     plan: Option<&Plan>,
     body: &[u8],
+    state: StateOf<'_>,
     out: &mut Vec<u8>,
     progress: crate::faults::Progress,
 ) -> crate::dispatch::Outcome {
+    let hint = match state {
+        StateOf::Modern => EraHint::Modern,
+        StateOf::Legacy(..) => EraHint::FromMessage,
+    };
     with_parser(|parser| {
         crate::faults::dispatch(
             plan,
@@ -401,9 +379,21 @@ fn dispatch_modern(
             out,
             progress,
             dispatcher,
-            EraHint::Modern,
-            |out| {
-                dispatcher.handle_with(&mut Session::default(), parser, body, out, EraHint::Modern)
+            hint,
+            |out| match state {
+                StateOf::Modern => {
+                    let mut none = Session::default();
+                    dispatcher.handle_with(&mut none, parser, body, out, EraHint::Modern)
+                }
+                StateOf::Legacy(target, fresh) => match &target.found {
+                    Some(Found::Stored(entry)) => {
+                        dispatcher.handle(&mut entry.state(), parser, body, out)
+                    }
+                    Some(Found::Signed(state)) => {
+                        dispatcher.handle(&mut state.clone(), parser, body, out)
+                    }
+                    None => dispatcher.handle(fresh, parser, body, out),
+                },
             },
         )
     })
@@ -424,12 +414,11 @@ fn legacy_post(inst: &Instance, target: LegacyTarget, body: &Bytes, call: Call) 
     }
     let mut fresh = target.fresh_session();
     let started = Instant::now();
-    let outcome = dispatch_legacy(
+    let outcome = dispatch_post(
         call.dispatcher,
         call.plan,
         body,
-        &target,
-        &mut fresh,
+        StateOf::Legacy(&target, &mut fresh),
         &mut out,
         crate::faults::Progress::Both,
     );
@@ -521,10 +510,11 @@ fn modern_post(inst: &Instance, body: &Bytes, call: Call) -> HttpResponse {
         out.extend_from_slice(SSE_EVENT_START);
     }
     let started = Instant::now();
-    let outcome = dispatch_modern(
+    let outcome = dispatch_post(
         call.dispatcher,
         call.plan,
         body,
+        StateOf::Modern,
         &mut out,
         crate::faults::Progress::Both,
     );
