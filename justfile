@@ -59,6 +59,11 @@ bench-e2e:
 bench-http RUNS="5":
     benches/http/run.sh {{ RUNS }}
 
+# Instructions per request under callgrind (stdio and Streamable HTTP; needs valgrind, wrk, curl);
+# deterministic, so two builds compare exactly: just bench-callgrind path/to/other/benchmark-server
+bench-callgrind *BIN:
+    benches/callgrind/run.sh {{ BIN }}
+
 # Soak: mixed load over stdio, legacy SSE and Streamable HTTP with session churn for SECONDS;
 # fails if a request is lost or a file descriptor leaks (see BENCHMARKS.md)
 soak SECONDS="180":
