@@ -315,7 +315,8 @@ fn keepalives_never_split_a_large_reply() {
             break String::from_utf8_lossy(&raw[i + 6..end]).into_owned();
         }
     };
-    // The POST is answered once the whole reply is queued, so it runs beside the reader.
+    // The POST is answered once the reply's first chunk is queued; it runs beside the reader
+    // all the same, so that the test does not depend on when.
     let addr = s.addr();
     let poster = std::thread::spawn(move || {
         http_support::Conn::open(addr)
