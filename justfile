@@ -55,9 +55,10 @@ bench-e2e:
     cargo bench --bench e2e_stdio
     cargo bench --bench e2e_http
 
-# End-to-end HTTP benchmark with wrk (needs wrk and curl); RUNS repetitions per figure
-bench-http RUNS="5":
-    benches/http/run.sh {{ RUNS }}
+# End-to-end HTTP benchmark with wrk (needs wrk and curl); RUNS repetitions per figure, extra
+# server flags after it (just bench-http 5 -threads=1)
+bench-http RUNS="5" *FLAGS:
+    benches/http/run.sh {{ RUNS }} {{ FLAGS }}
 
 # Instructions per request under callgrind (stdio and Streamable HTTP; needs valgrind, wrk, curl);
 # deterministic, so two builds compare exactly: just bench-callgrind path/to/other/benchmark-server

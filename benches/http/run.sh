@@ -2,10 +2,13 @@
 # End-to-end HTTP benchmark: tools/call throughput and latency with wrk (64 keep-alive
 # connections, 1 thread), server CPU time per call, and full tools/list latency over
 # Streamable HTTP and legacy SSE. Needs wrk and curl (Debian: apt-get install wrk curl).
-# Usage: benches/http/run.sh [runs]   (default 5 runs per figure; medians are printed)
+# Usage: benches/http/run.sh [runs [server flags...]]   (default 5 runs per figure; medians
+# are printed), e.g. benches/http/run.sh 5 -threads=1
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-5}
+shift $(($# > 0 ? 1 : 0))
+extra=("$@")
 cargo build --release --quiet
 bin=${CARGO_TARGET_DIR:-target}/release/benchmark-server
 port=$((20000 + RANDOM % 20000))
@@ -14,7 +17,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 wait_port() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/health" >/dev/null && return; sleep 0.05; done; exit 1; }
 
-"$bin" -transport=http -listen=127.0.0.1 -port=$port -session-mode=stateless -tools=10000 -log-level=error &
+"$bin" -transport=http -listen=127.0.0.1 -port=$port -session-mode=stateless -tools=10000 -log-level=error ${extra[@]+"${extra[@]}"} &
 server=$!
 trap 'kill $server 2>/dev/null' EXIT
 wait_port $port
@@ -30,7 +33,7 @@ for _ in $(seq "$runs"); do
   p99+=("$(awk '$1 == "99%" {print $2}' <<<"$out")")
   cpu+=("$(awk -v t=$((after - before)) -v n="$n" -v hz="$hz" 'BEGIN {printf "%.2f", t * 1e6 / hz / n}')")
 done
-echo "tools/call over Streamable HTTP, wrk -t1 -c64, 1 KB payload ($runs runs)"
+echo "tools/call over Streamable HTTP, wrk -t1 -c64, 1 KB payload ($runs runs)${extra[*]+, server flags: ${extra[*]}}"
 echo "  calls/s median:        $(printf '%s\n' "${rps[@]}" | median)   (runs: ${rps[*]})"
 echo "  p50 latency:           ${p50[*]}"
 echo "  p99 latency:           ${p99[*]}"
@@ -46,7 +49,7 @@ list_ms() {
 echo "tools/list of 10,000 tools over Streamable HTTP: $(list_ms "http://127.0.0.1:$port/mcp" '{"jsonrpc":"2.0","id":1,"method":"tools/list"}') ms (median of 20)"
 kill $server; wait $server 2>/dev/null || true
 
-"$bin" -transport=http -listen=127.0.0.1 -port=$port -session-mode=stateless -tools=100000 -log-level=error &
+"$bin" -transport=http -listen=127.0.0.1 -port=$port -session-mode=stateless -tools=100000 -log-level=error ${extra[@]+"${extra[@]}"} &
 server=$!
 wait_port $port
 echo "tools/list of 100,000 tools over Streamable HTTP: $(list_ms "http://127.0.0.1:$port/mcp" '{"jsonrpc":"2.0","id":1,"method":"tools/list"}') ms (median of 20)"
