@@ -419,6 +419,68 @@ fn oversized_messages_get_413() {
     assert_eq!(c.request(&s, &ping(2))["id"], 2);
 }
 
+/// A client that goes away while a large reply is still being queued for it: the reply's task
+/// stops, the stream's `-max-sse-streams` place and its session are given back at once, and
+/// the next client is served in full.
+#[test]
+fn a_client_gone_in_the_middle_of_a_large_reply_frees_everything() {
+    use std::io::{Read, Write};
+    let s = start(&["-tools=100000", "-max-sse-streams=1"]);
+    let mut stream = std::net::TcpStream::connect(s.addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a read timeout");
+    stream
+        .write_all(&Request::sse("/sse").to_bytes(s.addr()))
+        .expect("the GET");
+    let mut raw = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    let target = loop {
+        let n = stream.read(&mut buf).expect("the stream");
+        assert!(n > 0 && raw.len() < 1 << 16, "no endpoint event");
+        raw.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&raw);
+        if let Some(i) = text.find("data: /messages")
+            && let Some(end) = text[i..].find('\n')
+        {
+            break text[i + 6..i + end].to_string();
+        }
+    };
+    s.send(&post(&target, &rpc(1, "tools/list", Value::Null)))
+        .expect(202);
+    // Part of the 40 MB reply, then gone.
+    let mut got = 0;
+    while got < 1 << 20 {
+        let n = stream.read(&mut buf).expect("the reply");
+        assert!(n > 0, "the stream ended early");
+        got += n;
+    }
+    drop(stream);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = s.send(&post(&target, &ping(2)));
+        if r.status() == 404 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the session outlived its client");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let metrics = s.send(&Request::get("/metrics")).expect(200).text();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "benchmark_server_sse_streams 0"),
+        "{metrics}"
+    );
+    // The one stream place is free again, and a whole reply arrives on it.
+    let mut next = Client::open(&s, "/sse");
+    let listed = next.request(&s, &rpc(3, "tools/list", Value::Null));
+    assert_eq!(
+        listed["result"]["tools"].as_array().map(Vec::len),
+        Some(100_000)
+    );
+}
+
 #[test]
 fn a_stream_nobody_reads_is_closed() {
     // Far more than the stream's budget and the socket buffers together.
