@@ -202,6 +202,57 @@ mod tests {
         assert!(lock(&budget.inner.spare).is_none());
     }
 
+    /// The producer on a runtime thread, the chunks dropped on another thread as a socket
+    /// writer would: no wake-up is lost (the producer finishes) and the budget holds.
+    #[test]
+    fn a_producer_and_a_writer_on_two_threads() {
+        const CHUNKS: usize = 2_000;
+        let limit = 3 * CHUNK_CAPACITY;
+        let budget = Arc::new(ChunkBudget::new(limit));
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(CHUNKS);
+        let watched = budget.clone();
+        let writer = std::thread::spawn(move || {
+            let mut most = 0;
+            let mut bytes = 0;
+            for (i, chunk) in rx.iter().enumerate() {
+                most = most.max(watched.outstanding());
+                assert!(chunk.iter().all(|&b| b == (i % 251) as u8), "chunk {i}");
+                bytes += chunk.len();
+                // Sometimes hold on, as a slow socket does, so the producer has to wait.
+                if i % 7 == 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+            }
+            (most, bytes)
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let produce = async {
+            for i in 0..CHUNKS {
+                budget.ready().await;
+                let mut buf = budget.buffer();
+                buf.resize(CHUNK_BYTES, (i % 251) as u8);
+                tx.send(budget.track(buf)).expect("the writer");
+            }
+            budget.finish();
+        };
+        let produced = runtime.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(30), produce).await
+        });
+        assert!(
+            produced.is_ok(),
+            "the producer waited for a wake-up that never came"
+        );
+        drop(tx);
+        let (most, bytes) = writer.join().expect("the writer");
+        assert_eq!(bytes, CHUNKS * CHUNK_BYTES);
+        // Room is checked before a chunk is added, so at most one chunk past the limit.
+        assert!(most <= limit + CHUNK_CAPACITY, "{most} bytes out at once");
+        assert_eq!(budget.outstanding(), 0);
+    }
+
     #[test]
     fn small_budgets_still_let_one_chunk_through() {
         let budget = ChunkBudget::new(0);
