@@ -1399,7 +1399,7 @@ mod tests {
     }
 
     #[test]
-    fn churn_caps_the_list_ttl_unless_it_is_given() {
+    fn churn_interval_is_the_list_ttl_unless_one_is_given() {
         assert_eq!(run(&[]).cache.list_ttl_ms, 300_000);
         assert_eq!(run(&["-churn=2s:5"]).cache.list_ttl_ms, 2_000);
         assert_eq!(
