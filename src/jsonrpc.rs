@@ -9,8 +9,10 @@ use simd_json::{Buffers, Tape};
 
 use crate::json::{Indexed, write_i64, write_string, write_u64};
 
-/// Nesting deeper than this is rejected as a parse error (no MCP message comes close).
-pub const MAX_DEPTH: usize = 128;
+/// Nesting deeper than this is rejected as a parse error (no MCP message comes close). A reply
+/// nests echoed arguments one level deeper than the request did (`structuredContent`), and
+/// common parsers stop at 127 levels (serde_json's default), so every reply stays parseable.
+pub const MAX_DEPTH: usize = 126;
 
 /// A request id: MCP allows strings and integers (never null).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +111,8 @@ pub fn classify<'t, 'i>(v: Value<'t, 'i>) -> Message<'t, 'i> {
 pub enum ParseError {
     InvalidUtf8,
     InvalidJson,
+    /// Valid so far, but nested deeper than [`MAX_DEPTH`].
+    TooDeep,
 }
 
 impl ParseError {
@@ -116,6 +120,7 @@ impl ParseError {
         match self {
             ParseError::InvalidUtf8 => "Parse error: message is not valid UTF-8",
             ParseError::InvalidJson => "Parse error: message is not valid JSON",
+            ParseError::TooDeep => "Parse error: message nests deeper than 126 levels",
         }
     }
 }
@@ -165,10 +170,11 @@ impl Parser {
                 tape.as_value(),
                 Indexed::new(raw, self.buffers.structural_indexes()),
             ))),
-            Err(e) if matches!(e.error(), simd_json::ErrorType::InvalidUtf8) => {
-                f(Err(ParseError::InvalidUtf8))
-            }
-            Err(_) => f(Err(ParseError::InvalidJson)),
+            Err(e) => f(Err(match e.error() {
+                simd_json::ErrorType::InvalidUtf8 => ParseError::InvalidUtf8,
+                simd_json::ErrorType::DepthLimitExceeded => ParseError::TooDeep,
+                _ => ParseError::InvalidJson,
+            })),
         };
         self.tape = Some(tape.reset());
         result
@@ -312,8 +318,15 @@ mod tests {
         let mut p = Parser::default();
         let r = p.parse(b"{\"a\":\"\xff\"}", |v| v.err());
         assert_eq!(r, Some(ParseError::InvalidUtf8));
-        let deep = "[".repeat(MAX_DEPTH + 10) + &"]".repeat(MAX_DEPTH + 10);
-        assert_eq!(classify_str(&deep), "InvalidJson");
+        let nested = |depth: usize| "[".repeat(depth) + &"]".repeat(depth);
+        assert_eq!(classify_str(&nested(MAX_DEPTH + 1)), "TooDeep");
+        assert_eq!(classify_str(&nested(MAX_DEPTH + 10)), "TooDeep");
+        assert!(p.parse(nested(MAX_DEPTH).as_bytes(), |v| v.is_ok()));
+        assert!(
+            ParseError::TooDeep
+                .message()
+                .contains(&MAX_DEPTH.to_string())
+        );
     }
 
     #[test]

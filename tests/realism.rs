@@ -530,6 +530,35 @@ fn structured_results_match_the_output_schema() {
     );
 }
 
+/// The deepest request accepted (126 levels) still gets a reply that serde_json, which stops
+/// at 127 levels, can read, although the structured result nests the echoed arguments one
+/// level deeper; one level more is refused with a parse error that says why.
+#[test]
+fn the_deepest_accepted_arguments_echo_into_a_readable_reply() {
+    let mut c = start(&["-structured", "-tool-size=10"]);
+    // The request object, params and arguments are 3 levels; the rest is arrays.
+    let request = |arrays: usize| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"benchmark_tool_0","arguments":{{"a":{}{}}}}}}}"#,
+            "[".repeat(arrays),
+            "]".repeat(arrays)
+        )
+    };
+    let line = raw_answer(&mut c, &request(126 - 3));
+    let reply: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let mut echoed = &reply["result"]["structuredContent"]["arguments"]["a"];
+    for _ in 1..126 - 3 {
+        echoed = &echoed[0];
+    }
+    assert_eq!(echoed, &json!([]), "{line}");
+    let refused: Value = serde_json::from_str(&raw_answer(&mut c, &request(126 - 2))).unwrap();
+    assert_eq!(refused["error"]["code"], -32700, "{refused}");
+    assert_eq!(
+        refused["error"]["message"],
+        "Parse error: message nests deeper than 126 levels"
+    );
+}
+
 #[test]
 fn large_binary_results_stream_over_streamable_http() {
     let server = HttpServer::start(&[
