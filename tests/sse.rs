@@ -208,6 +208,24 @@ fn wrong_methods_and_paths() {
     }
 }
 
+/// POSTs pings to `target` until they get 404 (the session is gone), for at most `within`;
+/// until then each must be accepted.
+fn await_session_gone(s: &HttpServer, target: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let r = s.send(&post(target, &ping(2)));
+        if r.status() == 404 {
+            return;
+        }
+        r.expect(202);
+        assert!(
+            Instant::now() < deadline,
+            "the session outlived its stream by {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn closing_the_stream_frees_the_session() {
     let s = start(&[]);
@@ -215,19 +233,7 @@ fn closing_the_stream_frees_the_session() {
     assert_eq!(c.request(&s, &ping(1))["id"], 1);
     let target = c.target("/messages");
     drop(c);
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        let r = s.send(&post(&target, &ping(2)));
-        if r.status() == 404 {
-            break;
-        }
-        r.expect(202);
-        assert!(
-            Instant::now() < deadline,
-            "the session outlived its stream by 2 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    await_session_gone(&s, &target, Duration::from_secs(2));
     // Other sessions are untouched.
     let mut other = Client::open(&s, "/sse");
     assert_eq!(other.request(&s, &ping(3))["id"], 3);
@@ -277,14 +283,9 @@ fn public_url_path_is_served_too() {
     s.send(&Request::get("/other/sse")).expect(404);
 }
 
-/// Keep-alive ticks that fall while a large reply is still being produced (the client
-/// drains the socket as fast as it can, so the stream often waits for its next chunk) never
-/// land inside the reply. The raw bytes are searched: each body frame is one HTTP chunk, so
-/// the reply's start, its end and a keep-alive comment each arrive contiguous.
-#[test]
-fn keepalives_never_split_a_large_reply() {
-    use std::io::{Read, Write};
-    let s = start(&["-tools=50000", "-sse-keepalive=1ms"]);
+/// A `GET /sse` on a plain socket (10 s read timeout), for tests that read the raw bytes.
+fn raw_sse(s: &HttpServer) -> std::net::TcpStream {
+    use std::io::Write;
     let mut stream = std::net::TcpStream::connect(s.addr()).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -292,6 +293,18 @@ fn keepalives_never_split_a_large_reply() {
     stream
         .write_all(&Request::sse("/sse").to_bytes(s.addr()))
         .expect("the GET");
+    stream
+}
+
+/// Keep-alive ticks that fall while a large reply is still being produced (the client
+/// drains the socket as fast as it can, so the stream often waits for its next chunk) never
+/// land inside the reply. The raw bytes are searched: each body frame is one HTTP chunk, so
+/// the reply's start, its end and a keep-alive comment each arrive contiguous.
+#[test]
+fn keepalives_never_split_a_large_reply() {
+    use std::io::Read;
+    let s = start(&["-tools=50000", "-sse-keepalive=1ms"]);
+    let mut stream = raw_sse(&s);
     let find = |raw: &[u8], what: &[u8], from: usize| {
         raw[from.min(raw.len())..]
             .windows(what.len())
@@ -424,15 +437,9 @@ fn oversized_messages_get_413() {
 /// the next client is served in full.
 #[test]
 fn a_client_gone_in_the_middle_of_a_large_reply_frees_everything() {
-    use std::io::{Read, Write};
+    use std::io::Read;
     let s = start(&["-tools=100000", "-max-sse-streams=1"]);
-    let mut stream = std::net::TcpStream::connect(s.addr()).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("a read timeout");
-    stream
-        .write_all(&Request::sse("/sse").to_bytes(s.addr()))
-        .expect("the GET");
+    let mut stream = raw_sse(&s);
     let mut raw = Vec::new();
     let mut buf = vec![0u8; 64 << 10];
     let target = loop {
@@ -456,15 +463,7 @@ fn a_client_gone_in_the_middle_of_a_large_reply_frees_everything() {
         got += n;
     }
     drop(stream);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let r = s.send(&post(&target, &ping(2)));
-        if r.status() == 404 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the session outlived its client");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    await_session_gone(&s, &target, Duration::from_secs(5));
     let metrics = s.send(&Request::get("/metrics")).expect(200).text();
     assert!(
         metrics
