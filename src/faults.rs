@@ -554,6 +554,20 @@ impl fmt::Display for FaultConfig {
     }
 }
 
+/// Whether `span` is a JSON integer that fits a request id (`i64` or `u64`), as the dispatcher
+/// reads ids: no fraction, no exponent, no leading zero.
+fn is_integer_id(span: &[u8]) -> bool {
+    let digits = span.strip_prefix(b"-").unwrap_or(span);
+    let canonical = match digits {
+        [b'0'] => true,
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    canonical
+        && std::str::from_utf8(span)
+            .is_ok_and(|t| t.parse::<i64>().is_ok() || t.parse::<u64>().is_ok())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Runtime state and per-request plans
 
@@ -646,8 +660,10 @@ impl Faults {
         if c.latency.is_empty() && c.errors.is_empty() && c.fail_first.is_none() {
             return None;
         }
+        // Only requests with a valid id are faulted (the reply echoes it): a string, or an
+        // integer a request id may be; the rest get the dispatcher's own error.
         let id = member_span(raw, 0, "id")?;
-        if !matches!(raw.get(id.0), Some(b'"' | b'-' | b'0'..=b'9')) {
+        if raw.get(id.0) != Some(&b'"') && !is_integer_id(&raw[id.0..id.1]) {
             return None;
         }
         let method = string_at(raw, member_span(raw, 0, "method")?)?;
@@ -1271,6 +1287,38 @@ mod tests {
         };
         assert!(FaultConfig::parse(0, bad_cursor).is_err());
         assert!(!FaultConfig::default().is_active());
+    }
+
+    #[test]
+    fn only_requests_with_a_valid_id_are_planned() {
+        let f = Faults::new(config("ping=fixed:1ms", ""));
+        let cat = catalog();
+        let planned = |id: &str| {
+            let raw = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
+            f.plan(&cat, raw.as_bytes()).is_some()
+        };
+        for valid in [
+            "1",
+            "-1",
+            "0",
+            r#""x""#,
+            "18446744073709551615",
+            "-9223372036854775808",
+        ] {
+            assert!(planned(valid), "{valid}");
+        }
+        for invalid in [
+            "1.5",
+            "1e3",
+            "01",
+            "-",
+            "18446744073709551616",
+            "null",
+            "true",
+            "[1]",
+        ] {
+            assert!(!planned(invalid), "{invalid}");
+        }
     }
 
     #[test]
