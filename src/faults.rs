@@ -660,10 +660,16 @@ impl Faults {
         if c.latency.is_empty() && c.errors.is_empty() && c.fail_first.is_none() {
             return None;
         }
-        // Only requests with a valid id are faulted (the reply echoes it): a string, or an
-        // integer a request id may be; the rest get the dispatcher's own error.
+        // Only requests with a valid id are faulted (the reply echoes it as sent): a string
+        // that is valid JSON and Unicode, or an integer a request id may be; the rest get the
+        // dispatcher's own error.
         let id = member_span(raw, 0, "id")?;
-        if raw.get(id.0) != Some(&b'"') && !is_integer_id(&raw[id.0..id.1]) {
+        let id_bytes = &raw[id.0..id.1];
+        let valid_id = match id_bytes.first() {
+            Some(b'"') => serde_json::from_slice::<String>(id_bytes).is_ok(),
+            _ => is_integer_id(id_bytes),
+        };
+        if !valid_id {
             return None;
         }
         let method = string_at(raw, member_span(raw, 0, "method")?)?;
@@ -1316,6 +1322,9 @@ mod tests {
             "null",
             "true",
             "[1]",
+            r#""\ud800""#,
+            "\"\u{1}\"",
+            r#""\q""#,
         ] {
             assert!(!planned(invalid), "{invalid}");
         }
