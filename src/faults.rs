@@ -554,13 +554,15 @@ impl fmt::Display for FaultConfig {
     }
 }
 
-/// Whether `span` is a JSON integer that fits a request id (`i64` or `u64`), as the dispatcher
-/// reads ids: no fraction, no exponent, no leading zero.
-fn is_integer_id(span: &[u8]) -> bool {
-    let digits = span.strip_prefix(b"-").unwrap_or(span);
-    let canonical = match digits {
+/// Whether `span` is a JSON integer that fits an id or progress token (`i64` or `u64`) and
+/// that every JSON parser reads as an integer: no fraction, no exponent, no leading zero, no
+/// `-0` (a float to some).
+fn is_integer(span: &[u8]) -> bool {
+    let canonical = match span {
         [b'0'] => true,
-        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        [b'-', b'1'..=b'9', rest @ ..] | [b'1'..=b'9', rest @ ..] => {
+            rest.iter().all(u8::is_ascii_digit)
+        }
         _ => false,
     };
     canonical
@@ -620,11 +622,6 @@ fn string_at(raw: &[u8], (s, e): (usize, usize)) -> Option<&str> {
         .flatten()
 }
 
-fn is_integer(b: &[u8]) -> bool {
-    let digits = b.strip_prefix(b"-").unwrap_or(b);
-    !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
-}
-
 impl Faults {
     pub fn new(config: FaultConfig) -> Self {
         Self {
@@ -667,7 +664,7 @@ impl Faults {
         let id_bytes = &raw[id.0..id.1];
         let valid_id = match id_bytes.first() {
             Some(b'"') => serde_json::from_slice::<String>(id_bytes).is_ok(),
-            _ => is_integer_id(id_bytes),
+            _ => is_integer(id_bytes),
         };
         if !valid_id {
             return None;
@@ -701,8 +698,18 @@ impl Faults {
                 r.dist
                     .sample(unit(draw(c.seed, n, 1)), unit(draw(c.seed, n, 2)))
             });
+        // A fault stands in for the answer to a request; a message that is not JSON at all
+        // gets the dispatcher's parse error instead (checked only once a fault is in view).
+        let well_formed = || {
+            std::str::from_utf8(raw).is_ok()
+                && serde_json::from_slice::<serde::de::IgnoredAny>(raw).is_ok()
+        };
         let mut fault = None;
-        if let (Some(ff), true, Some(name)) = (c.fail_first, tool_call, name) {
+        let mut checked = false;
+        if let (Some(ff), true, Some(name)) = (c.fail_first, tool_call, name)
+            && well_formed()
+        {
+            checked = true;
             let args = params
                 .and_then(|p| member_span(raw, p, "arguments"))
                 .map_or(&b""[..], |(s, e)| &raw[s..e]);
@@ -722,6 +729,9 @@ impl Faults {
         {
             let u = unit(draw(c.seed, n, 3));
             fault = rule.kinds.iter().find(|(p, _)| u < *p).map(|(_, k)| *k);
+        }
+        if fault.is_some() && !checked && !well_formed() {
+            fault = None;
         }
         if delay.is_zero() && fault.is_none() {
             return None;
@@ -1296,6 +1306,21 @@ mod tests {
     }
 
     #[test]
+    fn messages_that_are_not_json_get_no_fault() {
+        let f = Faults::new(config("", "1:jsonrpc"));
+        let cat = catalog();
+        let fault = |raw: &[u8]| f.plan(&cat, raw).and_then(|p| p.fault);
+        assert!(fault(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).is_some());
+        for bad in [
+            &br#"{"jsonrpc":"2.0","id":1,"method":"ping"} trailing"#[..],
+            br#"{"jsonrpc":"2.0","id":1,"method":"ping","x":}"#,
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"x\":\"\xff\"}",
+        ] {
+            assert!(fault(bad).is_none(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
     fn only_requests_with_a_valid_id_are_planned() {
         let f = Faults::new(config("ping=fixed:1ms", ""));
         let cat = catalog();
@@ -1322,6 +1347,7 @@ mod tests {
             "null",
             "true",
             "[1]",
+            "-0",
             r#""\ud800""#,
             "\"\u{1}\"",
             r#""\q""#,
