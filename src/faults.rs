@@ -1457,22 +1457,28 @@ mod tests {
         );
     }
 
+    /// The bytes `raw` gets under `plan`, which must fault it (the handler is never called).
+    fn faulted(plan: &Plan, raw: &[u8], progress: Progress, hint: EraHint) -> (Vec<u8>, Outcome) {
+        let mut out = Vec::new();
+        let outcome = dispatch(
+            Some(plan),
+            raw,
+            &mut out,
+            progress,
+            &dispatcher(),
+            hint,
+            |_| unreachable!(),
+        );
+        (out, outcome)
+    }
+
     #[test]
     fn in_band_faults_follow_the_era_of_the_request() {
         let answer = |errors: &str, raw: &[u8], hint: EraHint| {
             let plan = Faults::new(config("", errors))
                 .plan(&catalog(), raw)
                 .unwrap();
-            let mut out = Vec::new();
-            let outcome = dispatch(
-                Some(&plan),
-                raw,
-                &mut out,
-                Progress::None,
-                &dispatcher(),
-                hint,
-                |_| unreachable!(),
-            );
+            let (out, outcome) = faulted(&plan, raw, Progress::None, hint);
             let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
             (v, outcome.modern)
         };
@@ -1513,32 +1519,14 @@ mod tests {
         let f = Faults::new(config("", "1:iserror"));
         let raw = br#"{"jsonrpc":"2.0","id":"abc","method":"tools/call","params":{"name":"benchmark_tool_1","_meta":{"progressToken":7}}}"#;
         let plan = f.plan(&catalog(), raw).unwrap();
-        let mut out = Vec::new();
-        let outcome = dispatch(
-            Some(&plan),
-            raw,
-            &mut out,
-            Progress::Done,
-            &dispatcher(),
-            EraHint::FromMessage,
-            |_| unreachable!(),
-        );
+        let (out, outcome) = faulted(&plan, raw, Progress::Done, EraHint::FromMessage);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["id"], "abc");
         assert_eq!(v["result"]["isError"], true);
         assert_eq!(outcome.messages, 1, "no progress without a delay");
         let f = Faults::new(config("fixed:1ms", "1:malformed"));
         let plan = f.plan(&catalog(), raw).unwrap();
-        out.clear();
-        let outcome = dispatch(
-            Some(&plan),
-            raw,
-            &mut out,
-            Progress::Done,
-            &dispatcher(),
-            EraHint::FromMessage,
-            |_| unreachable!(),
-        );
+        let (out, outcome) = faulted(&plan, raw, Progress::Done, EraHint::FromMessage);
         assert_eq!(outcome.messages, 2);
         let (progress, reply) = out.split_at(out.iter().position(|&b| b == b'\n').unwrap() + 1);
         let p: serde_json::Value = serde_json::from_slice(progress).unwrap();

@@ -554,17 +554,25 @@ fn http_fault_kinds_look_as_documented() {
     assert_eq!(events[2]["result"]["isError"], true);
 }
 
-#[test]
-fn legacy_sse_answers_http_faults_on_the_post() {
-    let s = HttpServer::start(&[
+/// A legacy SSE server with 10 tools and `extra` flags, an open `/sse` stream, and the
+/// endpoint its first event names.
+fn sse_session(extra: &[&str]) -> (HttpServer, SseStream, String) {
+    let mut args = vec![
         "-transport=sse",
         "-listen=127.0.0.1",
         "-port=0",
         "-tools=10",
-        "-error-rate=tools/call=1:http503",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let s = HttpServer::start(&args);
     let mut stream = SseStream::open(s.addr(), &Request::sse("/sse"));
-    let endpoint = stream.next().data.expect("the endpoint event");
+    let endpoint = stream.next_event().data.expect("the endpoint event");
+    (s, stream, endpoint)
+}
+
+#[test]
+fn legacy_sse_answers_http_faults_on_the_post() {
+    let (s, _stream, endpoint) = sse_session(&["-error-rate=tools/call=1:http503"]);
     let r = s.send(&Request::mcp(
         &endpoint,
         &json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"benchmark_tool_1"}}),
@@ -982,16 +990,8 @@ fn conn_head(mut conn: Conn, since: Instant) -> (Duration, SseStream) {
 
 #[test]
 fn legacy_sse_sends_the_progress_of_a_delayed_call_before_the_delay_ends() {
-    let s = HttpServer::start(&[
-        "-transport=sse",
-        "-listen=127.0.0.1",
-        "-port=0",
-        "-tools=10",
-        "-tool-size=10",
-        "-latency=tools/call=fixed:1500ms",
-    ]);
-    let mut stream = SseStream::open(s.addr(), &Request::sse("/sse"));
-    let endpoint = stream.next_event().data.expect("the endpoint event");
+    let (s, mut stream, endpoint) =
+        sse_session(&["-tool-size=10", "-latency=tools/call=fixed:1500ms"]);
     // The POST is answered (202) once the call is; the messages travel on the stream.
     let mut post = s.connect();
     let started = Instant::now();

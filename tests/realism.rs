@@ -943,23 +943,31 @@ fn template_range(templates: &Value) -> Option<(u64, u64)> {
     Some((lo, hi))
 }
 
-#[test]
-fn the_resource_template_states_the_indices_there_are_now() {
-    let s = HttpServer::start(&[
+/// A stateless Streamable HTTP server with `/admin/config`, and `extra` flags.
+fn admin_server(extra: &[&str]) -> HttpServer {
+    let mut args = vec![
         "-transport=http",
         "-listen=127.0.0.1",
         "-port=0",
         "-session-mode=stateless",
         "-admin",
-        "-churn=1s:2",
-        "-resources=5",
-    ]);
-    let ask = |method: &str| {
-        let message = json!({"jsonrpc": "2.0", "id": 1, "method": method});
-        let r = s.send(&Request::mcp("/mcp", &message).protocol(http_support::LATEST));
-        r.expect(200);
-        r.message()["result"].clone()
-    };
+    ];
+    args.extend_from_slice(extra);
+    HttpServer::start(&args)
+}
+
+/// The result of a parameterless 2026-07-28 request for `method`.
+fn modern_result(s: &HttpServer, method: &str) -> Value {
+    let message = json!({"jsonrpc": "2.0", "id": 1, "method": method});
+    let r = s.send(&Request::mcp("/mcp", &message).protocol(http_support::LATEST));
+    r.expect(200);
+    r.message()["result"].clone()
+}
+
+#[test]
+fn the_resource_template_states_the_indices_there_are_now() {
+    let s = admin_server(&["-churn=1s:2", "-resources=5"]);
+    let ask = |method: &str| modern_result(&s, method);
     // The range stated and the resources listed, taken within one generation.
     let consistent = || {
         for _ in 0..5 {
@@ -1009,19 +1017,8 @@ fn the_resource_template_states_the_indices_there_are_now() {
 
 #[test]
 fn without_churn_the_template_states_every_index_and_follows_admin_changes() {
-    let s = HttpServer::start(&[
-        "-transport=http",
-        "-listen=127.0.0.1",
-        "-port=0",
-        "-session-mode=stateless",
-        "-admin",
-        "-resources=7",
-    ]);
-    let templates = || {
-        let message = json!({"jsonrpc": "2.0", "id": 1, "method": "resources/templates/list"});
-        let r = s.send(&Request::mcp("/mcp", &message).protocol(http_support::LATEST));
-        r.json()["result"].clone()
-    };
+    let s = admin_server(&["-resources=7"]);
+    let templates = || modern_result(&s, "resources/templates/list");
     let t = templates();
     assert_eq!(template_range(&t), Some((0, 6)), "{t}");
     assert!(!t.to_string().contains(" now "), "{t}");

@@ -1110,112 +1110,41 @@ mod tests {
 
     #[test]
     fn accept_header_parsing() {
-        assert_eq!(
-            accepts(&headers(&[])),
-            Accepts {
-                json: true,
-                sse: true
-            }
-        );
-        assert_eq!(
-            accepts(&headers(&[(
-                "accept",
-                "application/json, text/event-stream"
-            )])),
-            Accepts {
-                json: true,
-                sse: true
-            }
-        );
-        assert_eq!(
-            accepts(&headers(&[("accept", "text/event-stream")])),
-            Accepts {
-                json: false,
-                sse: true
-            }
-        );
-        assert_eq!(
-            accepts(&headers(&[("accept", "application/json")])),
-            Accepts {
-                json: true,
-                sse: false
-            }
-        );
-        assert_eq!(
-            accepts(&headers(&[("accept", "*/*")])),
-            Accepts {
-                json: true,
-                sse: true
-            }
-        );
-        assert_eq!(
-            accepts(&headers(&[("accept", "text/html")])),
-            Accepts {
-                json: false,
-                sse: false
-            }
-        );
-        assert_eq!(
-            accepts(&headers(&[(
-                "accept",
-                "application/json;q=0, text/event-stream"
-            )])),
-            Accepts {
-                json: false,
-                sse: true
-            }
-        );
-        // Weights are read with spaces ignored; only the four spellings of zero refuse.
-        assert_eq!(
-            accepts(&headers(&[(
-                "accept",
-                " Application/JSON ; charset=utf-8 ; q = 0.000 ,\tText/Event-Stream;q=0.5"
-            )])),
-            Accepts {
-                json: false,
-                sse: true
-            }
-        );
-        assert_eq!(
-            accepts(&headers(&[("accept", "*/*;q=0.0001, text/*;Q=0")])),
-            Accepts {
-                json: true,
-                sse: true
-            }
-        );
-        assert_eq!(
-            accepts(&headers(&[("accept", "application/*;q=0.")])),
-            Accepts {
-                json: true,
-                sse: false
-            }
-        );
-        // Several Accept headers add up; a refused range in one does not undo another.
-        assert_eq!(
-            accepts(&headers(&[
-                ("accept", "text/event-stream;q=0"),
-                ("accept", "text/*, application/json"),
-            ])),
-            Accepts {
-                json: true,
-                sse: true
-            }
-        );
-        // A header that says nothing useful still counts as present.
-        assert_eq!(
-            accepts(&headers(&[("accept", "")])),
-            Accepts {
-                json: false,
-                sse: false
-            }
-        );
-        assert_eq!(
-            accepts(&headers(&[("accept", "APPLICATION/JSON")])),
-            Accepts {
-                json: true,
-                sse: false
-            }
-        );
+        // (Accept headers, whether JSON is accepted, whether SSE is)
+        let cases: &[(&[&'static str], bool, bool)] = &[
+            (&[], true, true),
+            (&["application/json, text/event-stream"], true, true),
+            (&["text/event-stream"], false, true),
+            (&["application/json"], true, false),
+            (&["*/*"], true, true),
+            (&["text/html"], false, false),
+            (&["application/json;q=0, text/event-stream"], false, true),
+            // Weights are read with spaces ignored; only the four spellings of zero refuse.
+            (
+                &[" Application/JSON ; charset=utf-8 ; q = 0.000 ,\tText/Event-Stream;q=0.5"],
+                false,
+                true,
+            ),
+            (&["*/*;q=0.0001, text/*;Q=0"], true, true),
+            (&["application/*;q=0."], true, false),
+            // Several Accept headers add up; a refused range in one does not undo another.
+            (
+                &["text/event-stream;q=0", "text/*, application/json"],
+                true,
+                true,
+            ),
+            // A header that says nothing useful still counts as present.
+            (&[""], false, false),
+            (&["APPLICATION/JSON"], true, false),
+        ];
+        for &(values, json, sse) in cases {
+            let pairs: Vec<_> = values.iter().map(|v| ("accept", *v)).collect();
+            assert_eq!(
+                accepts(&headers(&pairs)),
+                Accepts { json, sse },
+                "{values:?}"
+            );
+        }
     }
 
     #[test]
